@@ -1,0 +1,11 @@
+"""The one place axfusion imports the MLIR Python bindings from.
+
+Everything else writes ``from ._mlir import ir, passmanager`` so that a change
+of binding package (today the ``xtc-mlir-python-bindings`` wheel, which
+installs upstream's ``mlir`` package) is a one-line edit here.
+"""
+
+from mlir import ir, passmanager, rewrite  # noqa: F401
+from mlir.dialects import arith, func, linalg, tensor  # noqa: F401
+
+MLIRError = ir.MLIRError

@@ -1,0 +1,121 @@
+"""``axfusec``: the axfusion compiler driver.
+
+    axfusec model.mlir --target=cpu -o out/     # module.so + manifest.json
+    axfusec model.mlir --run                    # check against the reference lowering
+    axfusec model.mlir --bench                  # time optimised vs reference
+    axfusec model.mlir --emit=llvm-ir           # stop early and print
+
+Exit status: 0 success; 1 compile error (or artifact for another CPU);
+2 bad command line; 3 ``--run`` found an error above ``--rtol``;
+4 toolchain missing or failing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="axfusec", description="Compile linalg-on-tensors MLIR "
+                                "to a native kernel library, and run or time it.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("input", help="model .mlir file ('-' reads standard input)")
+    p.add_argument("--target", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("-o", dest="output", help="write the artifact folder here")
+    p.add_argument("--emit", choices=["linalg", "llvm-dialect", "llvm-ir", "asm"],
+                   help="stop after this stage and print its output")
+    p.add_argument("--run", action="store_true",
+                   help="run each entry point on random inputs against the reference lowering")
+    p.add_argument("--bench", action="store_true",
+                   help="median time of the optimised build vs the reference build")
+    p.add_argument("--print-ir-after-all", action="store_true",
+                   help="dump the IR after every pass and stage (to stderr)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--rtol", type=float, default=1e-5,
+                   help="--run fails above this max relative error (default 1e-5)")
+    p.add_argument("--seed", type=int, default=None, help="seed for --run/--bench inputs")
+    p.add_argument("--repeats", type=int, default=21, help="--bench samples per build")
+    return p
+
+
+def _check(optimised, reference, seed) -> bool:
+    import numpy as np
+
+    from axfusion.measure import max_rel_error, random_inputs
+    rng = np.random.default_rng(seed)
+    ok = True
+    for name, sig in optimised.functions.items():
+        args = random_inputs(sig, rng)
+        got, want = optimised[name](*args), reference[name](*args)
+        got = got if isinstance(got, tuple) else (got,)
+        want = want if isinstance(want, tuple) else (want,)
+        errors = [max_rel_error(g, w) for g, w in zip(got, want)]
+        worst = max(errors, default=0.0)
+        status = "ok" if worst <= _check.rtol else "MISMATCH"
+        ok &= worst <= _check.rtol
+        print(f"{name:24} max relative error {worst:.3e}  (rtol {_check.rtol:g})  {status}")
+    return ok
+
+
+def _bench(optimised, reference, seed, repeats) -> None:
+    import numpy as np
+
+    from axfusion import host
+    from axfusion.measure import interleaved_medians, random_inputs
+    rng = np.random.default_rng(seed)
+    print(f"CPU: {host.cpu_model()} (llc -mcpu={host.cpu_name()}); medians of {repeats} "
+          "interleaved samples after warm-up")
+    print(f"{'function':24} {'optimised':>12} {'reference':>12} {'speed-up':>9}")
+    for name, sig in optimised.functions.items():
+        args = random_inputs(sig, rng)
+        outs = optimised[name](*args)
+        med = interleaved_medians({
+            "opt": lambda: optimised[name](*args, out=outs),
+            "ref": lambda: reference[name](*args, out=outs)}, repeats=repeats, min_time=2e-3)
+        print(f"{name:24} {med['opt'] * 1e6:10.1f}us {med['ref'] * 1e6:10.1f}us "
+              f"{med['ref'] / med['opt']:8.2f}x")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import axfusion
+    from axfusion.errors import AxfusionError, ToolchainError
+
+    args = _parser().parse_args(argv)
+    source = sys.stdin.read() if args.input == "-" else args.input
+    _check.rtol = args.rtol
+    try:
+        if args.emit:
+            sys.stdout.write(axfusion.emit(source, args.emit, args.target,
+                                           print_ir_after_all=args.print_ir_after_all))
+            return 0
+        if args.output:
+            out = axfusion.compile_to(source, args.output, args.target,
+                                      print_ir_after_all=args.print_ir_after_all)
+            module = axfusion.load(out)
+            print(f"wrote {out}/module.so and {out}/manifest.json")
+        elif args.print_ir_after_all:
+            axfusion.emit(source, "link", args.target, print_ir_after_all=True)
+            module = axfusion.compile(source, args.target, cache=not args.no_cache)
+        else:
+            module = axfusion.compile(source, args.target, cache=not args.no_cache)
+        print(module)
+        if args.run or args.bench:
+            reference = axfusion.compile(source, args.target, cache=not args.no_cache,
+                                         optimize=False)
+            if args.run and not _check(module, reference, args.seed):
+                return 3
+            if args.bench:
+                _bench(module, reference, args.seed, args.repeats)
+        return 0
+    except ToolchainError as exc:
+        print(f"axfusec: error: {exc}", file=sys.stderr)
+        return 4
+    except AxfusionError as exc:
+        print(f"axfusec: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

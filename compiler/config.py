@@ -1,0 +1,48 @@
+"""Every knob axfusion reads from the environment, read in one place.
+
+| variable               | meaning                                                    |
+| ---------------------- | ---------------------------------------------------------- |
+| AXFUSION_CACHE_DIR     | compile cache folder (default ``~/.cache/axfusion``)       |
+| AXFUSION_NO_CACHE      | ``1`` turns the compile cache off                          |
+| AXFUSION_SAVE_TEMPS    | folder: keep every stage's IR and the tool outputs there    |
+| AXFUSION_VERIFY        | ``1`` verifies the IR after every stage (debug mode)       |
+| AXFUSION_IN_PROCESS    | ``1`` compiles in the calling process instead of a worker  |
+|                        | (faster to debug; an MLIR assertion then kills the caller)  |
+| AXFUSION_CC            | C compiler used to link shared objects (default ``cc``)    |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    cache_dir: Path
+    no_cache: bool
+    save_temps: Path | None
+    verify_each: bool
+    in_process: bool
+    cc: str
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def load() -> Config:
+    """Read the environment now (tests change it between calls)."""
+    env = os.environ
+    cache = env.get("AXFUSION_CACHE_DIR") or os.path.join(
+        env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "axfusion")
+    temps = env.get("AXFUSION_SAVE_TEMPS")
+    return Config(
+        cache_dir=Path(cache),
+        no_cache=_flag("AXFUSION_NO_CACHE"),
+        save_temps=Path(temps) if temps else None,
+        verify_each=_flag("AXFUSION_VERIFY"),
+        in_process=_flag("AXFUSION_IN_PROCESS"),
+        cc=env.get("AXFUSION_CC") or env.get("CC") or "cc",
+    )

@@ -1,0 +1,28 @@
+"""MLIR diagnostics as ``file:line:col: severity: message`` lines."""
+
+from __future__ import annotations
+
+import re
+
+_FILE_LOC = re.compile(r'loc\("([^"]*)":(\d+):(\d+)')
+
+
+def format_location(loc, stdin_name: str = "<input>") -> str:
+    """``file:line:col`` of the first file location in ``loc``; ``stdin_name``
+    names text parsed from a string (MLIR calls it "-")."""
+    text = str(loc)
+    match = _FILE_LOC.search(text)
+    if not match:
+        return text
+    name = stdin_name if match.group(1) == "-" else match.group(1)
+    return f"{name}:{match.group(2)}:{match.group(3)}"
+
+
+def format_diagnostics(diagnostics, stdin_name: str = "<input>") -> list[str]:
+    lines = []
+    for d in diagnostics:
+        severity = str(d.severity).rsplit(".", 1)[-1].lower()
+        lines.append(f"{format_location(d.location, stdin_name)}: {severity}: {d.message}")
+        for note in d.notes:
+            lines.append(f"  {format_location(note.location, stdin_name)}: note: {note.message}")
+    return lines

@@ -1,0 +1,162 @@
+"""The CPU backend: linalg-on-tensors -> LLVM dialect -> LLVM IR -> object for
+the host CPU (``llc`` with explicit ``-mcpu``/``-mattr``) -> shared object
+(the system C compiler), loaded through ctypes.
+
+Stages (``axfusec --emit=`` names in brackets):
+
+    import -> optimize [linalg] -> bufferize -> lower [llvm-dialect]
+           -> llvm-ir [llvm-ir] -> codegen [asm] -> link
+
+The reference build (``CpuOptions(optimize=False)``), used by ``axfusec --run``
+and ``--bench`` to check and time the optimised one, skips ``optimize`` (and
+later fusion) and codegens at ``-O0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import host, tools
+from ..errors import TargetError
+from ..importer import ImportStage
+from ..pipeline import BuildContext, MlirStage, Stage, module_text
+
+
+@dataclass(frozen=True)
+class CpuOptions:
+    cpu: str
+    features: tuple[str, ...]
+    optimize: bool = True
+
+    @staticmethod
+    def for_host(optimize: bool = True) -> "CpuOptions":
+        return CpuOptions(host.cpu_name(), tuple(sorted(host.cpu_features())), optimize)
+
+    @property
+    def opt_level(self) -> int:
+        return 3 if self.optimize else 0
+
+    def to_json(self) -> dict:
+        return {"target": "cpu", **dataclasses.asdict(self)}
+
+    @staticmethod
+    def from_json(data: dict) -> "CpuOptions":
+        return CpuOptions(data["cpu"], tuple(data["features"]), data.get("optimize", True))
+
+
+class _FileStage(Stage):
+    """A stage whose output is a file written by an external tool."""
+    out_name = ""
+
+    def dump(self, path: Path):
+        return path.read_bytes() if self.out_name.endswith((".o", ".so")) else path.read_text()
+
+
+class TranslateStage(_FileStage):
+    name, out_name = "llvm-ir", "module.ll"
+
+    def run(self, module, ctx: BuildContext) -> Path:
+        src = ctx.work_dir / "module.llvm.mlir"
+        src.write_text(module_text(module))
+        out = ctx.work_dir / self.out_name
+        tools.run([tools.find("mlir-translate"), "--mlir-to-llvmir", str(src), "-o", str(out)],
+                  what="mlir-translate --mlir-to-llvmir")
+        return out
+
+    def repro(self, saved: str) -> str:
+        return f"mlir-translate --mlir-to-llvmir {shlex.quote(saved)}"
+
+
+class CodegenStage(_FileStage):
+    name, suffix = "codegen", ".ll"
+
+    def __init__(self, options: CpuOptions):
+        self.options = options
+
+    def flags(self, asm: bool) -> list[str]:
+        return [f"-O{self.options.opt_level}", "-relocation-model=pic",
+                f"-filetype={'asm' if asm else 'obj'}", f"-mcpu={self.options.cpu}",
+                f"-mattr={host.mattr(self.options.features)}"]
+
+    def run(self, ll: Path, ctx: BuildContext) -> Path:
+        self.out_name = "module.s" if ctx.emit_asm else "module.o"
+        out = ctx.work_dir / self.out_name
+        tools.run([tools.find("llc"), *self.flags(ctx.emit_asm), str(ll), "-o", str(out)],
+                  what="llc")
+        return out
+
+    def repro(self, saved: str) -> str:
+        return " ".join(["llc", *self.flags(False), shlex.quote(saved), "-o", "module.o"])
+
+
+class LinkStage(_FileStage):
+    name, suffix, out_name = "link", ".o", "module.so"
+
+    def __init__(self, cc: str):
+        self.cc = cc
+
+    def command(self, obj: str, out: str) -> list[str]:
+        # -z text: refuse text relocations instead of producing a .so that
+        # needs writable code pages.
+        return [self.cc, "-shared", "-Wl,-z,text", "-Wl,-z,noexecstack", obj, "-o", out, "-lm"]
+
+    def run(self, obj: Path, ctx: BuildContext) -> Path:
+        out = ctx.work_dir / self.out_name
+        cc = tools.find(self.cc) if "/" not in self.cc else self.cc
+        tools.run([cc, *self.command(str(obj), str(out))[1:]], what="linking the shared object")
+        return out
+
+    def repro(self, saved: str) -> str:
+        return " ".join(self.command(shlex.quote(saved), "module.so"))
+
+
+class CpuBackend:
+    name = "cpu"
+    Options = CpuOptions
+    # --emit names -> stage names
+    EMIT = {"linalg": "optimize", "llvm-dialect": "lower", "llvm-ir": "llvm-ir",
+            "asm": "codegen"}
+
+    @staticmethod
+    def default_options(optimize: bool = True) -> CpuOptions:
+        return CpuOptions.for_host(optimize)
+
+    @staticmethod
+    def stages(options: CpuOptions, cc: str) -> list[Stage]:
+        stages: list[Stage] = [ImportStage()]
+        stages.append(MlirStage("optimize", ["axf-optimize"] if options.optimize else []))
+        stages += [
+            MlirStage("bufferize", ["axf-bufferize"]),
+            MlirStage("lower", ["axf-lower-to-llvm"]),
+            TranslateStage(), CodegenStage(options), LinkStage(cc),
+        ]
+        return stages
+
+    @staticmethod
+    def pipeline_fingerprint(options: CpuOptions, cc: str) -> str:
+        """Text that changes whenever the stages would produce other code."""
+        from axfusion.passes.registry import expand_all
+        parts = []
+        for stage in CpuBackend.stages(options, cc):
+            if isinstance(stage, MlirStage):
+                parts.append(f"{stage.name}:{','.join(expand_all(stage.elements))}")
+            elif isinstance(stage, CodegenStage):
+                parts.append("codegen:" + " ".join(stage.flags(False)))
+            else:
+                parts.append(stage.name)
+        return "|".join(parts)
+
+    @staticmethod
+    def check_loadable(options_json: dict) -> None:
+        """Refuse an artifact this CPU cannot run (instead of SIGILL later)."""
+        if options_json.get("target") != "cpu":
+            raise TargetError(f"artifact is for target {options_json.get('target')!r}, not cpu")
+        missing = host.missing_features(options_json.get("features", ()))
+        if missing:
+            raise TargetError(
+                f"artifact was built for CPU '{options_json.get('cpu')}' with features this "
+                f"CPU ('{host.cpu_name()}', {host.cpu_model()}) lacks: {', '.join(missing)}; "
+                "recompile it on this machine")

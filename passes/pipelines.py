@@ -1,0 +1,47 @@
+"""Named lowering pipelines, built from upstream MLIR passes.
+
+The CPU path, in stage order (``compiler/targets/cpu.py`` runs them):
+
+- ``axf-optimize``: canonicalize + CSE on linalg-on-tensors.
+- ``axf-bufferize``: one-shot bufferization with identity layouts at the
+  function boundary, results turned into caller-allocated out-params
+  (destination passing: the runtime allocates results, so nothing native ever
+  has to be freed by Python), and ownership-based deallocation of every
+  temporary buffer (no leak per call).
+- ``axf-lower-to-llvm``: strided copies to linalg (no runtime library
+  call), linalg to loops, memref/scf/math/arith/cf/func to
+  the LLVM dialect. ``finalize-memref-to-llvm`` runs before ``scf-to-cf``
+  (``memref.alloca_scope`` needs structured control flow); math ops without
+  an LLVM intrinsic become libm calls.
+"""
+
+from .registry import register_pipeline
+
+register_pipeline(
+    "axf-optimize", "canonicalize and CSE linalg-on-tensors",
+    "canonicalize", "cse")
+
+register_pipeline(
+    "axf-bufferize", "tensors to buffers with caller-allocated results",
+    "axf-emit-c-interface",
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map}",
+    "buffer-results-to-out-params{modify-public-functions hoist-static-allocs}",
+    "canonicalize",
+    "buffer-deallocation-pipeline")
+
+register_pipeline(
+    "axf-lower-to-llvm", "buffers and loops to the LLVM dialect",
+    "axf-memref-copy-to-linalg",
+    "func.func(convert-linalg-to-loops)",
+    "expand-strided-metadata", "lower-affine",
+    "finalize-memref-to-llvm",
+    "convert-scf-to-cf",
+    "convert-math-to-llvm", "convert-math-to-libm",
+    "convert-arith-to-llvm", "convert-cf-to-llvm",
+    "convert-func-to-llvm", "convert-ub-to-llvm",
+    "reconcile-unrealized-casts")
+
+register_pipeline(
+    "axf-cpu-pipeline", "the whole CPU lowering: linalg-on-tensors to the LLVM dialect",
+    "axf-check-input", "axf-optimize", "axf-bufferize", "axf-lower-to-llvm")

@@ -1,0 +1,171 @@
+"""Compiled modules and their functions, as plain Python callables.
+
+Arguments are checked (count, rank, shape, dtype) before any pointer crosses
+into native code; results are allocated by the caller (destination passing),
+so nothing returned ever needs a foreign ``free``.
+
+    >>> mod = axfusion.compile("examples/mlp.mlir")
+    >>> mod
+    CompiledModule(cpu, 1 function):
+      forward(arg0: f32[8,64], ...) -> f32[8,10]
+    >>> y = mod.forward(x, w1, b1, w2, b2)        # or mod["forward"](...)
+    >>> mod.forward(x, w1, b1, w2, b2, out=y)     # reuse the result buffer
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from axfusion.errors import ArgumentError, AxfusionError
+from axfusion.signature import FunctionSignature
+
+from .library import Library, address
+from .memref import descriptor
+
+from axfusion.runtime_names import MANIFEST
+
+
+class CompiledFunction:
+    def __init__(self, signature: FunctionSignature, native):
+        self.signature = signature
+        self.name = signature.name
+        self._native = native
+        self._dtypes = [np.dtype(a.dtype) for a in signature.args]
+        self._out_dtypes = [np.dtype(r.dtype) for r in signature.results]
+
+    def __repr__(self) -> str:
+        return f"<axfusion function {self.signature}>"
+
+    def _argument(self, i: int, value) -> np.ndarray:
+        spec, dtype = self.signature.args[i], self._dtypes[i]
+        where = f"{self.name}() argument {i}"
+        if isinstance(value, np.ndarray):
+            if value.dtype != dtype:
+                raise ArgumentError(f"{where}: expected dtype {dtype}, got {value.dtype} "
+                                    f"(signature: {self.signature})")
+            array = value
+        else:
+            try:
+                array = np.asarray(value, dtype=dtype)
+            except (TypeError, ValueError) as exc:
+                raise ArgumentError(f"{where}: cannot convert {type(value).__name__} to a "
+                                    f"{dtype} array ({exc})") from None
+        if array.ndim != len(spec.shape):
+            raise ArgumentError(f"{where}: expected rank {len(spec.shape)} {spec}, got rank "
+                                f"{array.ndim} with shape {list(array.shape)}")
+        if array.shape != spec.shape:
+            raise ArgumentError(f"{where}: expected shape {list(spec.shape)}, got "
+                                f"{list(array.shape)}")
+        if not (array.flags.c_contiguous and array.flags.aligned):
+            array = np.ascontiguousarray(array)  # the kernel assumes row-major
+        return array
+
+    def _results(self, out, args: list[np.ndarray]) -> list[np.ndarray]:
+        specs = self.signature.results
+        if out is None:
+            return [np.empty(s.shape, dtype=d) for s, d in zip(specs, self._out_dtypes)]
+        outs = [out] if isinstance(out, np.ndarray) else list(out)
+        if len(outs) != len(specs):
+            raise ArgumentError(f"{self.name}(): out= needs {len(specs)} array(s), got {len(outs)}")
+        for i, (o, spec, dtype) in enumerate(zip(outs, specs, self._out_dtypes)):
+            where = f"{self.name}() out[{i}]"
+            if not isinstance(o, np.ndarray):
+                raise ArgumentError(f"{where}: expected a numpy array, got {type(o).__name__}")
+            if o.dtype != dtype or o.shape != spec.shape:
+                raise ArgumentError(f"{where}: expected {dtype}{list(spec.shape)}, got "
+                                    f"{o.dtype}{list(o.shape)}")
+            if not (o.flags.c_contiguous and o.flags.aligned and o.flags.writeable):
+                raise ArgumentError(f"{where}: must be a writeable, C-contiguous array")
+            for j, a in enumerate(args):
+                if np.may_share_memory(o, a):
+                    raise ArgumentError(f"{where} overlaps argument {j}; results are written "
+                                        "while arguments are read")
+            for j in range(i):
+                if np.may_share_memory(o, outs[j]):
+                    raise ArgumentError(f"{where} overlaps out[{j}]")
+        return outs
+
+    def __call__(self, *args, out=None):
+        if len(args) != len(self.signature.args):
+            raise ArgumentError(f"{self.name}() takes {len(self.signature.args)} arguments, "
+                                f"got {len(args)} (signature: {self.signature})")
+        arrays = [self._argument(i, a) for i, a in enumerate(args)]
+        results = self._results(out, arrays)
+        descs = [descriptor(a) for a in arrays] + [descriptor(r) for r in results]
+        self._native(*[address(d) for d in descs])
+        return results[0] if len(results) == 1 else tuple(results)
+
+
+class CompiledModule:
+    """The entry points of one compiled artifact, by attribute and by name."""
+
+    def __init__(self, path: Path, manifest: dict, library: Library):
+        self.path = Path(path)
+        self.manifest = manifest
+        self._library = library  # keeps the shared object loaded
+        self._functions = {}
+        for data in manifest["functions"]:
+            sig = FunctionSignature.from_json(data)
+            native = library.entry(sig.name, len(sig.args) + len(sig.results))
+            self._functions[sig.name] = CompiledFunction(sig, native)
+
+    @property
+    def functions(self) -> dict[str, FunctionSignature]:
+        """Entry-point names and their signatures."""
+        return {name: f.signature for name, f in self._functions.items()}
+
+    @property
+    def target(self) -> dict:
+        return self.manifest["target"]
+
+    def __getitem__(self, name: str) -> CompiledFunction:
+        try:
+            return self._functions[name]
+        except KeyError:
+            raise KeyError(f"no entry point {name!r}; this module has: "
+                           + ", ".join(self._functions)) from None
+
+    def __getattr__(self, name: str) -> CompiledFunction:
+        functions = self.__dict__.get("_functions", {})
+        if name in functions:
+            return functions[name]
+        raise AttributeError(f"no entry point {name!r}; this module has: "
+                             + ", ".join(functions))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._functions
+
+    def __iter__(self):
+        return iter(self._functions.values())
+
+    def __dir__(self):
+        return list(super().__dir__()) + list(self._functions)
+
+    def __repr__(self) -> str:
+        n = len(self._functions)
+        lines = [f"CompiledModule({self.target.get('target')}, {n} function{'s' * (n != 1)}):"]
+        lines += [f"  {f.signature}" for f in self._functions.values()]
+        return "\n".join(lines)
+
+
+def read_manifest(path: Path) -> dict:
+    try:
+        return json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise AxfusionError(f"{path} is not an axfusion artifact ({exc})") from None
+
+
+def load(path) -> CompiledModule:
+    """Load an artifact folder written by ``axfusec -o`` or the cache.
+
+    Refuses (``TargetError``) an artifact built for CPU features this machine
+    lacks, rather than crashing later on an illegal instruction."""
+    from axfusion.targets import get_backend
+    path = Path(path)
+    manifest = read_manifest(path)
+    backend = get_backend(manifest["target"]["target"])
+    backend.check_loadable(manifest["target"])
+    return CompiledModule(path, manifest, Library(str(path / manifest["library"])))
