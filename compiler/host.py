@@ -34,11 +34,22 @@ _X86_FEATURES = {
 
 
 @functools.cache
+def _llc_version() -> str:
+    return tools.run([tools.find("llc"), "--version"], what="llc --version").decode()
+
+
 def cpu_name() -> str:
     """LLVM's name for the host CPU (what ``-mcpu=native`` would pick)."""
-    out = tools.run([tools.find("llc"), "--version"], what="llc --version").decode()
+    out = _llc_version()
     match = re.search(r"Host CPU:\s*(\S+)", out)
     return match.group(1) if match else "generic"
+
+
+def triple() -> str:
+    """LLVM's default target triple (the host's), e.g. x86_64-unknown-linux-gnu."""
+    out = _llc_version()
+    match = re.search(r"Default target:\s*(\S+)", out)
+    return match.group(1) if match else "x86_64-unknown-linux-gnu"
 
 
 @functools.cache

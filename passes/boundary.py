@@ -9,6 +9,10 @@ tensors of a supported element type, and ops outside linalg-on-tensors.
     // error: entry point @f argument 0 has a dynamic shape (tensor<?x4xf32>);
     //        axfusion compiles static shapes only
 
+``axf-readonly-arguments`` marks entry-point arguments
+``bufferization.writable = false``, so bufferization never writes into the
+caller's input arrays.
+
 ``axf-emit-c-interface`` marks every public function with
 ``llvm.emit_c_interface`` so the LLVM lowering emits ``_mlir_ciface_<name>``,
 which takes memref descriptors by pointer (what the ctypes runtime calls).
@@ -115,3 +119,24 @@ def emit_c_interface(op, pass_):
     for f in op.regions[0].blocks[0].operations:
         if is_entry_point(f.operation):
             f.operation.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
+
+
+@register_pass("axf-readonly-arguments",
+               "mark entry-point arguments bufferization.writable = false")
+def readonly_arguments(op, pass_):
+    """The caller's input arrays are read-only: without this, one-shot
+    bufferization may reuse an argument's buffer for a result (e.g. the
+    ``outs`` of an element-wise op) and overwrite the caller's data."""
+    for f in op.regions[0].blocks[0].operations:
+        f = f.operation
+        if not is_entry_point(f):
+            continue
+        count = len(function_type(f).inputs)
+        old = list(ir.ArrayAttr(f.attributes["arg_attrs"])) if "arg_attrs" in f.attributes \
+            else [ir.DictAttr.get({})] * count
+        new = []
+        for attrs in old:
+            entries = {a.name: a.attr for a in ir.DictAttr(attrs)}
+            entries["bufferization.writable"] = ir.BoolAttr.get(False)
+            new.append(ir.DictAttr.get(entries))
+        f.attributes["arg_attrs"] = ir.ArrayAttr.get(new)

@@ -3,7 +3,9 @@
 The CPU path, in stage order (``compiler/targets/cpu.py`` runs them):
 
 - ``axf-optimize``: canonicalize + CSE on linalg-on-tensors.
-- ``axf-bufferize``: one-shot bufferization with identity layouts at the
+- ``axf-bufferize``: element-wise ``arith``/``math`` ops on whole tensors
+  to ``linalg.generic``, then one-shot bufferization (arguments read-only:
+  the caller's arrays are never written) with identity layouts at the
   function boundary, results turned into caller-allocated out-params
   (destination passing: the runtime allocates results, so nothing native ever
   has to be freed by Python), and ownership-based deallocation of every
@@ -23,7 +25,8 @@ register_pipeline(
 
 register_pipeline(
     "axf-bufferize", "tensors to buffers with caller-allocated results",
-    "axf-emit-c-interface",
+    "axf-emit-c-interface", "axf-readonly-arguments",
+    "func.func(convert-elementwise-to-linalg)",
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map}",
     "buffer-results-to-out-params{modify-public-functions hoist-static-allocs}",

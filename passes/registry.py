@@ -61,6 +61,9 @@ def build_pass_manager(elements: list[str], *, print_ir_after_all: bool = False,
                 pm.add(item)
     pm.enable_verifier(verify_each)
     if print_ir_after_all:
+        # MLIR aborts ("IR printing can't be setup on a pass-manager without
+        # disabling multi-threading first") unless the context is single-threaded.
+        ir.Context.current.enable_multithreading(False)
         pm.enable_ir_printing(print_after_all=True, print_module_scope=True)
     return pm
 

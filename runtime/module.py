@@ -166,6 +166,10 @@ def load(path) -> CompiledModule:
     from axfusion.targets import get_backend
     path = Path(path)
     manifest = read_manifest(path)
-    backend = get_backend(manifest["target"]["target"])
+    from axfusion.errors import CompileError, TargetError
+    try:
+        backend = get_backend(manifest["target"]["target"])
+    except CompileError as exc:
+        raise TargetError(f"cannot load {path}: {exc.args[0]}") from None
     backend.check_loadable(manifest["target"])
     return CompiledModule(path, manifest, Library(str(path / manifest["library"])))

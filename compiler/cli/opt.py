@@ -80,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  --{name:28} {description}")
         return 0
     elements = _pass_elements(unknown, parser)
+    try:  # a bad --pass-pipeline is a usage error, not a traceback
+        with ir.Context():
+            build_pass_manager(elements)
+    except ValueError as exc:
+        print(f"axfusion-opt: error: {exc}", file=sys.stderr)
+        return 2
     name = "<stdin>" if args.input == "-" else args.input
     try:
         text = sys.stdin.read() if args.input == "-" else open(args.input).read()
@@ -92,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         context = ir.Context()
         try:
             with context:
-                # Leading newlines keep diagnostics' line numbers those of the file.
-                module = ir.Module.parse("\n" * offset + chunk)
+                if args.input != "-" and not args.split_input_file:
+                    module = ir.Module.parseFile(args.input)  # locations name the file
+                else:
+                    # Leading newlines keep line numbers those of the whole file.
+                    module = ir.Module.parse("\n" * offset + chunk)
                 pm = build_pass_manager(elements, print_ir_after_all=args.print_ir_after_all,
                                         verify_each=not args.no_verify)
                 pm.run(module.operation)
