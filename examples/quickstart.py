@@ -1,80 +1,18 @@
-"""Compile the example models, check them against numpy and time them.
+"""Quickstart: compile the example models in this folder, check each against
+numpy on fresh random inputs, and print the speed-up table.
 
     python examples/quickstart.py
 
-For each model in this folder: compile it with axfusion (cached on disk),
-run it on fresh random inputs, compare with a numpy float64 implementation,
-and print median times of the optimised build, the reference build (the same
-IR lowered without optimisation) and numpy, measured interleaved in one run.
+The table comes from bench/bench_examples.py (the project's benchmark of
+these models), run here with fewer samples.
 """
 
-from __future__ import annotations
-
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-import axfusion
-from axfusion import host
-from axfusion.measure import interleaved_medians, max_rel_error
-
-HERE = Path(__file__).parent
-
-
-def mlp(x, w1, b1, w2, b2):
-    h = np.maximum(x @ w1.T + b1, 0.0)
-    logits = h @ w2.T + b2
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def elementwise(x, scale, shift):
-    return np.tanh((x + 1.0) * 2.0 - 0.5) * scale + shift
-
-
-def conv(x, w, b):
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    cols = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
-    y = np.einsum("nchwij,fcij->nfhw", cols, w, optimize=True)
-    return np.maximum(y + b[None, :, None, None], 0.0)
-
-
-MODELS = {"mlp.mlir": mlp, "elementwise.mlir": elementwise, "conv.mlir": conv}
-
-
-def main() -> int:
-    rng = np.random.default_rng()
-    print(f"axfusion {axfusion.__version__} on {host.cpu_model()} "
-          f"(llc -mcpu={host.cpu_name()}, {len(host.cpu_features())} tracked features)\n")
-    print(f"{'model':18} {'compile':>8} {'max rel err':>12} {'axfusion':>10} "
-          f"{'reference':>10} {'numpy':>10} {'vs ref':>7} {'vs numpy':>9}")
-    failed = False
-    for name, numpy_fn in MODELS.items():
-        start = time.perf_counter()
-        mod = axfusion.compile(HERE / name, target="cpu")
-        compile_s = time.perf_counter() - start
-        ref = axfusion.compile(HERE / name, target="cpu", optimize=False)
-        sig = mod.functions["forward"]
-        args = [rng.standard_normal(a.shape).astype(a.dtype) for a in sig.args]
-        got = mod.forward(*args)
-        err = max_rel_error(got, numpy_fn(*[a.astype(np.float64) for a in args]))
-        failed |= err > 1e-4  # float32 kernels vs a float64 reference
-        out = np.empty_like(got)
-        med = interleaved_medians({
-            "axf": lambda: mod.forward(*args, out=out),
-            "ref": lambda: ref.forward(*args, out=out),
-            "np": lambda: numpy_fn(*args)}, repeats=11, min_time=5e-3)
-        print(f"{name:18} {compile_s:7.2f}s {err:12.2e} {med['axf'] * 1e3:8.3f}ms "
-              f"{med['ref'] * 1e3:8.3f}ms {med['np'] * 1e3:8.3f}ms "
-              f"{med['ref'] / med['axf']:6.2f}x {med['np'] / med['axf']:8.2f}x")
-    print("\nFusion report: fusion passes are not built yet (see README, Status); "
-          "these builds are unfused, single-threaded loops.")
-    return 1 if failed else 0
-
+from bench_examples import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["--repeats", "7"]))
