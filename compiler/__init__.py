@@ -12,7 +12,11 @@ from .errors import (  # noqa: E402
 from .targets import Target  # noqa: E402
 from .driver import compile, compile_to, emit  # noqa: E402
 from axfusion.runtime import CompiledFunction, CompiledModule, load  # noqa: E402
+from .optimizer import Activation, FusionOptimizer, FusionPattern, optimize_graph  # noqa: E402
+from .report import DetectedPattern, FusionReport  # noqa: E402
 
 __all__ = ["compile", "compile_to", "emit", "load", "CompiledModule", "CompiledFunction",
-           "Target", "AxfusionError", "CompileError", "ArgumentError", "ToolchainError",
+           "Target", "optimize_graph", "FusionOptimizer", "FusionPattern", "Activation",
+           "DetectedPattern", "FusionReport",
+           "AxfusionError", "CompileError", "ArgumentError", "ToolchainError",
            "TargetError", "__version__"]

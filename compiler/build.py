@@ -32,7 +32,7 @@ def build(source: Source, target: dict, ctx: BuildContext, *, cc: str,
         raise CompileError(f"unknown stage {stop_after!r}; stages: {', '.join(names)}")
     value = run_stages(stages, source, ctx, stop_after=stop_after)
     if stop_after is not None and stop_after != names[-1]:
-        return {"emit": stages[names.index(stop_after)].dump(value)}
+        return {"emit": stages[names.index(stop_after)].dump(value), "report": ctx.report}
     shutil.move(str(value), ctx.work_dir / LIBRARY)
     manifest = {
         "format": 1,
@@ -42,6 +42,7 @@ def build(source: Source, target: dict, ctx: BuildContext, *, cc: str,
         "cpu_model": host.cpu_model(),
         "library": LIBRARY,
         "functions": [s.to_json() for s in ctx.signatures],
+        "report": ctx.report,
         "compile_seconds": {k: round(v, 4) for k, v in ctx.timings.items()},
     }
     (ctx.work_dir / MANIFEST).write_text(json.dumps(manifest, indent=1))

@@ -105,21 +105,27 @@ def _worker_died(returncode: int, work_dir: Path, log: str) -> CompileError:
         saved_ir=saved, repro=repro)
 
 
-def _options(backend, optimize: bool) -> dict:
-    return backend.default_options(optimize).to_json()
+def _options(backend, optimize: bool, patterns=None) -> dict:
+    try:
+        return backend.default_options(optimize, patterns).to_json()
+    except ValueError as exc:  # an unknown pattern name
+        raise CompileError(str(exc)) from None
 
 
-def compile(source, target="cpu", *, cache: bool = True, optimize: bool = True):
+def compile(source, target="cpu", *, cache: bool = True, optimize: bool = True,
+            patterns=None):
     """Compile MLIR (linalg-on-tensors) to a ``CompiledModule``.
 
     ``source``: a path, MLIR text or an ``mlir.ir.Module``. ``target``: "cpu"
-    (or ``Target.CPU``). ``optimize=False`` builds the reference lowering
-    (no optimisation or fusion, ``-O0`` codegen). Cached on disk unless
-    ``cache=False`` or ``AXFUSION_NO_CACHE=1``."""
+    (or ``Target.CPU``). ``patterns``: the fusion patterns to apply
+    (``FusionPattern`` members or names; default all, ``[]`` for none).
+    ``optimize=False`` builds the reference lowering (no optimisation or
+    fusion, ``-O0`` codegen). Cached on disk unless ``cache=False`` or
+    ``AXFUSION_NO_CACHE=1``."""
     from axfusion.runtime import load
     backend = get_backend(target)
     src = as_source(source)
-    target_json = _options(backend, optimize)
+    target_json = _options(backend, optimize, patterns)
     cfg = config.load()
     store = Cache(cfg.cache_dir)
     use_cache = cache and not cfg.no_cache
@@ -142,31 +148,36 @@ def compile(source, target="cpu", *, cache: bool = True, optimize: bool = True):
     return module
 
 
-def emit(source, stage: str, target="cpu", *, optimize: bool = True,
+def emit(source, stage: str, target="cpu", *, optimize: bool = True, patterns=None,
          print_ir_after_all: bool = False) -> str:
     """Compile up to ``stage`` (a stage name or an ``--emit`` alias: linalg,
     llvm-dialect, llvm-ir, asm) and return that stage's output as text."""
+    return _emit(source, stage, target, optimize=optimize, patterns=patterns,
+                 print_ir_after_all=print_ir_after_all)["emit"]
+
+
+def _emit(source, stage: str, target="cpu", *, optimize=True, patterns=None,
+          print_ir_after_all=False) -> dict:
     backend = get_backend(target)
     stop = backend.EMIT.get(stage, stage)
     work_dir = Path(tempfile.mkdtemp(prefix="axfusion-"))
-    try:
-        result = _run_build(as_source(source), _options(backend, optimize), work_dir,
-                            stop_after=stop, print_ir_after_all=print_ir_after_all,
-                            emit_asm=(stage == "asm"))
-    except CompileError:
-        raise  # keep work_dir: the error points at the saved IR in it
+    # On a CompileError work_dir stays: the error points at the saved IR in it.
+    result = _run_build(as_source(source), _options(backend, optimize, patterns), work_dir,
+                        stop_after=stop, print_ir_after_all=print_ir_after_all,
+                        emit_asm=(stage == "asm"))
     shutil.rmtree(work_dir, ignore_errors=True)
-    return result.get("emit", "")
+    result.setdefault("emit", "")
+    return result
 
 
-def compile_to(source, out_dir, target="cpu", *, optimize: bool = True,
+def compile_to(source, out_dir, target="cpu", *, optimize: bool = True, patterns=None,
                print_ir_after_all: bool = False) -> Path:
     """Build an artifact folder (``module.so`` + ``manifest.json``) at ``out_dir``."""
     backend = get_backend(target)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix=".axfusion-", dir=out_dir.parent))
-    _run_build(as_source(source), _options(backend, optimize), work_dir,
+    _run_build(as_source(source), _options(backend, optimize, patterns), work_dir,
                print_ir_after_all=print_ir_after_all)
     clean_work_dir(work_dir)
     if out_dir.exists():

@@ -29,6 +29,7 @@ class BuildContext:
     verify_each: bool = True
     emit_asm: bool = False               # codegen writes assembly, not an object
     signatures: list = field(default_factory=list)  # entry points, set by import
+    report: dict = field(default_factory=dict)      # fusion report, set by fuse
     timings: dict = field(default_factory=dict)
 
     def progress(self, stage: str, saved: str | None) -> None:

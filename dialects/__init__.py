@@ -1,7 +1,29 @@
-"""axfusion.dialects: the ``axf`` dialect and builders for fused ops.
+"""axfusion.dialects: how fusion groups are written in the IR.
 
-Fusion groups (the unit of fusion: an anchor op plus the producers and
-consumers fused into it, and the pattern that formed them) are represented
-here; they arrive with the fusion issue. Until then axfusion compiles
-linalg-on-tensors as given, without fusion groups.
+A fusion group is a set of linalg ops that becomes one kernel. axfusion
+writes it as **attributes on the ops themselves** rather than as ops of its
+own ``axf`` dialect (an IRDL-defined region op wrapping the group would be
+the alternative):
+
+- every member carries ``axf.group = N : i64`` and ``axf.member = K : i64``
+  (0 for the root, the op the kernel's loop nest is built around; 1, 2, ...
+  for the producers in the order they are fused into its tiles);
+- the root also carries ``axf.pattern = "LinearBiasRelu"`` and, when the
+  pattern rewrote the algorithm into a finished kernel (flash attention, a
+  log-sum-exp loss), ``axf.kernel``;
+- a candidate a pattern looked at and refused carries
+  ``axf.near_miss = ["LinearBiasRelu: bias is not broadcast along N", ...]``.
+
+Why attributes: every upstream pass keeps unknown discardable attributes on
+the ops it does not touch, and tiling copies them onto the tiled ops, so the
+groups survive canonicalisation and tile-and-fuse without any C++; the
+transform dialect's ``structured.match attributes {...}`` finds a group's
+members by them; they print in the IR (lit tests check them) and cost
+nothing to lower (bufferization and the LLVM lowering drop them). A wrapper
+op would need its own bufferization and tiling interfaces, which Python
+cannot provide.
 """
+
+from .groups import (  # noqa: F401
+    GROUP, KERNEL, MEMBER, NEAR_MISS, PATTERN, group_id, groups, in_group, near_misses,
+    note_near_miss, tag_group)

@@ -7,4 +7,8 @@ lists of upstream pass-pipeline text and registered pass names.
 """
 
 from .registry import PASSES, PIPELINES, build_pass_manager, register_pass  # noqa: F401
-from . import boundary, memref_copy, pipelines  # noqa: F401  (registration side effects)
+from . import boundary, memref_copy, pipelines, tile_and_fuse  # noqa: F401
+# Fusion patterns: importing a pattern file registers its passes.
+from . import linear_epilogue  # noqa: F401
+
+pipelines.register_fuse_all()

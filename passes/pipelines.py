@@ -3,6 +3,8 @@
 The CPU path, in stage order (``compiler/targets/cpu.py`` runs them):
 
 - ``axf-optimize``: canonicalize + CSE on linalg-on-tensors.
+- ``axf-fuse``: every fusion pattern, in ``passes.fusion.ORDER``.
+- ``axf-schedule``: tile-and-fuse each fusion group (``tile_and_fuse.py``).
 - ``axf-bufferize``: element-wise ``arith``/``math`` ops on whole tensors
   to ``linalg.generic``, then one-shot bufferization (arguments read-only:
   the caller's arrays are never written) with identity layouts at the
@@ -11,7 +13,7 @@ The CPU path, in stage order (``compiler/targets/cpu.py`` runs them):
   has to be freed by Python), and ownership-based deallocation of every
   temporary buffer (no leak per call).
 - ``axf-lower-to-llvm``: strided copies to linalg (no runtime library
-  call), linalg to loops, memref/scf/math/arith/cf/func to
+  call), ``scf.forall`` tile loops to ``scf.for``, linalg to loops, memref/scf/math/arith/cf/func to
   the LLVM dialect. ``finalize-memref-to-llvm`` runs before ``scf-to-cf``
   (``memref.alloca_scope`` needs structured control flow); math ops without
   an LLVM intrinsic become libm calls.
@@ -22,6 +24,10 @@ from .registry import register_pipeline
 register_pipeline(
     "axf-optimize", "canonicalize and CSE linalg-on-tensors",
     "canonicalize", "cse")
+
+register_pipeline(
+    "axf-schedule", "tile-and-fuse every fusion group, then clean up",
+    "axf-tile-and-fuse", "canonicalize", "cse")
 
 register_pipeline(
     "axf-bufferize", "tensors to buffers with caller-allocated results",
@@ -36,6 +42,7 @@ register_pipeline(
 register_pipeline(
     "axf-lower-to-llvm", "buffers and loops to the LLVM dialect",
     "axf-memref-copy-to-linalg",
+    "scf-forall-to-for",
     "func.func(convert-linalg-to-loops)",
     "expand-strided-metadata", "lower-affine",
     "finalize-memref-to-llvm",
@@ -47,4 +54,13 @@ register_pipeline(
 
 register_pipeline(
     "axf-cpu-pipeline", "the whole CPU lowering: linalg-on-tensors to the LLVM dialect",
-    "axf-check-input", "axf-optimize", "axf-bufferize", "axf-lower-to-llvm")
+    "axf-check-input", "axf-optimize", "axf-fuse", "axf-schedule", "axf-bufferize",
+    "axf-lower-to-llvm")
+
+
+def register_fuse_all() -> None:
+    """``axf-fuse``: all fusion patterns (called once the pattern files are
+    imported, so the list is complete)."""
+    from .fusion import all_patterns, fuse_pipeline
+    register_pipeline("axf-fuse", "run every fusion pattern, most specific first",
+                      *fuse_pipeline(all_patterns()))

@@ -121,6 +121,15 @@ class CompiledModule:
     def target(self) -> dict:
         return self.manifest["target"]
 
+    def report(self):
+        """The fusion report (``FusionReport``): groups, near misses, graph."""
+        from axfusion.report import FusionReport
+        return FusionReport(self.manifest.get("report", {}))
+
+    def detected_patterns(self):
+        """One ``DetectedPattern`` per fusion group in this module."""
+        return self.report().groups
+
     def __getitem__(self, name: str) -> CompiledFunction:
         try:
             return self._functions[name]

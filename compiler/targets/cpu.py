@@ -4,12 +4,17 @@ the host CPU (``llc`` with explicit ``-mcpu``/``-mattr``) -> shared object
 
 Stages (``axfusec --emit=`` names in brackets):
 
-    import -> optimize [linalg] -> bufferize -> lower [llvm-dialect]
-           -> llvm-ir -> llvm-opt [llvm-ir] -> codegen [asm] -> link
+    import -> optimize -> fuse [linalg] -> schedule -> bufferize
+           -> lower [llvm-dialect] -> llvm-ir -> llvm-opt [llvm-ir]
+           -> codegen [asm] -> link
+
+``fuse`` runs the enabled fusion patterns (``CpuOptions.fusion``), which tag
+fusion groups; ``schedule`` tiles each group and fuses its members into the
+tile loop (``axf-tile-and-fuse``).
 
 The reference build (``CpuOptions(optimize=False)``), used by ``axfusec --run``
-and ``--bench`` to check and time the optimised one, skips ``optimize`` (and
-later fusion) and runs LLVM's optimiser and code generator at ``-O0``.
+and ``--bench`` to check and time the optimised one, skips ``optimize``,
+``fuse`` and ``schedule`` and runs LLVM's optimiser and code generator at ``-O0``.
 """
 
 from __future__ import annotations
@@ -30,10 +35,19 @@ class CpuOptions:
     cpu: str
     features: tuple[str, ...]
     optimize: bool = True
+    fusion: tuple[str, ...] = ()   # enabled fusion patterns (FusionPattern values)
 
     @staticmethod
-    def for_host(optimize: bool = True) -> "CpuOptions":
-        return CpuOptions(host.cpu_name(), tuple(sorted(host.cpu_features())), optimize)
+    def for_host(optimize: bool = True, fusion=None) -> "CpuOptions":
+        from axfusion.passes.fusion import all_patterns, parse_patterns
+        if not optimize:
+            chosen: tuple[str, ...] = ()
+        elif fusion is None:
+            chosen = tuple(p.value for p in all_patterns())
+        else:
+            chosen = tuple(sorted(p.value for p in parse_patterns(fusion)))
+        return CpuOptions(host.cpu_name(), tuple(sorted(host.cpu_features())), optimize,
+                          chosen)
 
     @property
     def opt_level(self) -> int:
@@ -44,7 +58,8 @@ class CpuOptions:
 
     @staticmethod
     def from_json(data: dict) -> "CpuOptions":
-        return CpuOptions(data["cpu"], tuple(data["features"]), data.get("optimize", True))
+        return CpuOptions(data["cpu"], tuple(data["features"]), data.get("optimize", True),
+                          tuple(data.get("fusion", ())))
 
 
 class _FileStage(Stage):
@@ -140,17 +155,21 @@ class CpuBackend:
     name = "cpu"
     Options = CpuOptions
     # --emit names -> stage names
-    EMIT = {"linalg": "optimize", "llvm-dialect": "lower", "llvm-ir": "llvm-opt",
+    EMIT = {"linalg": "fuse", "llvm-dialect": "lower", "llvm-ir": "llvm-opt",
             "asm": "codegen"}
 
     @staticmethod
-    def default_options(optimize: bool = True) -> CpuOptions:
-        return CpuOptions.for_host(optimize)
+    def default_options(optimize: bool = True, fusion=None) -> CpuOptions:
+        return CpuOptions.for_host(optimize, fusion)
 
     @staticmethod
     def stages(options: CpuOptions, cc: str) -> list[Stage]:
         stages: list[Stage] = [ImportStage()]
+        from axfusion.passes.fusion import fuse_pipeline
+        from ..report import FuseStage
         stages.append(MlirStage("optimize", ["axf-optimize"] if options.optimize else []))
+        stages.append(FuseStage("fuse", fuse_pipeline(options.fusion)))
+        stages.append(MlirStage("schedule", ["axf-schedule"] if options.fusion else []))
         stages += [
             MlirStage("bufferize", ["axf-bufferize"]),
             MlirStage("lower", ["axf-lower-to-llvm"]),

@@ -358,7 +358,7 @@ def test_mlir_assertion_in_worker_becomes_compile_error():
     # The assertion text from the worker's stderr is carried along.
     assert any("integralElementType.getWidth() >= 8" in d for d in error["diagnostics"]), error
     # The input of the failing stage was kept, and the repro command runs on it.
-    assert error["saved_ir"] and error["saved_ir"].endswith("03-lower.input.mlir")
+    assert error["saved_ir"] and error["saved_ir"].endswith("-lower.input.mlir")
     with open(error["saved_ir"]) as f:
         assert "memref<4x8xi1>" in f.read()
     assert error["repro"] == f"axfusion-opt --axf-lower-to-llvm {error['saved_ir']}"
@@ -375,7 +375,7 @@ def test_worker_killed_by_signal_is_a_compile_error(monkeypatch):
     err = info.value
     assert err.stage == "bufferize"
     assert "killed by SIGKILL in stage 'bufferize'" in str(err)
-    assert err.saved_ir and err.saved_ir.endswith("02-bufferize.input.mlir")
+    assert err.saved_ir and err.saved_ir.endswith("-bufferize.input.mlir")
     assert err.repro == f"axfusion-opt --axf-bufferize {err.saved_ir}"
 
 

@@ -20,6 +20,11 @@ def run(elements, text):
 # CHECK-NEXT:  axf-check-input
 # CHECK-NEXT:  canonicalize
 # CHECK-NEXT:  cse
+# CHECK-NEXT:  axf-fuse-{{.*}}
+# CHECK:       axf-fuse-linear-bias-gelu
+# CHECK:       axf-tile-and-fuse
+# CHECK-NEXT:  canonicalize
+# CHECK-NEXT:  cse
 # CHECK-NEXT:  axf-emit-c-interface
 # CHECK-NEXT:  axf-readonly-arguments
 # CHECK-NEXT:  func.func(convert-elementwise-to-linalg)

@@ -1,0 +1,152 @@
+"""What scalar function an element-wise body computes, found by running it.
+
+Front ends spell the same activation many ways: ReLU as ``maximumf(x, 0)``
+or ``select(cmpf ugt x 0, x, 0)``; GELU with ``erf`` or with the ``tanh``
+approximation; SiLU as ``x * sigmoid(x)`` or ``x / (1 + exp(-x))``. Rather
+than one matcher per spelling, ``classify`` evaluates the body of a
+``linalg.generic`` on sample points (numpy, float64) and compares the values
+with each known activation. The body's ops must all be known to the small
+interpreter below, so an unknown op never passes as a known function.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+
+import numpy as np
+
+from axfusion._mlir import ir
+
+
+class Activation(str, Enum):
+    NONE = "none"
+    ReLU = "relu"
+    ReLU6 = "relu6"
+    GELU = "gelu"            # 0.5 x (1 + erf(x / sqrt 2))
+    GELUTanh = "gelu_tanh"   # the tanh approximation
+    Sigmoid = "sigmoid"
+    Tanh = "tanh"
+    SiLU = "silu"
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+REFERENCE = {
+    Activation.NONE: lambda x: x,
+    Activation.ReLU: lambda x: np.maximum(x, 0.0),
+    Activation.ReLU6: lambda x: np.clip(x, 0.0, 6.0),
+    Activation.GELU: lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64)),
+    Activation.GELUTanh: lambda x: 0.5 * x * (1.0 + np.tanh(
+        math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3))),
+    Activation.Sigmoid: _sigmoid,
+    Activation.Tanh: np.tanh,
+    Activation.SiLU: lambda x: x * _sigmoid(x),
+}
+
+SAMPLES = np.array([-7.5, -3.0, -1.7, -1.0, -0.4, -0.05, 0.0, 0.02, 0.3, 0.9, 1.6,
+                    2.9, 5.5, 6.2, 9.0])
+
+
+class _Unknown(Exception):
+    pass
+
+
+# arith::CmpFPredicate values (ordered and unordered agree on non-NaN inputs).
+_CMP = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_equal,
+        6: np.not_equal, 8: np.equal, 9: np.greater, 10: np.greater_equal, 11: np.less,
+        12: np.less_equal, 13: np.not_equal}
+
+_BINARY = {"arith.addf": np.add, "arith.subf": np.subtract, "arith.mulf": np.multiply,
+           "arith.divf": np.divide, "arith.maximumf": np.maximum, "arith.minimumf": np.minimum,
+           "arith.maxnumf": np.fmax, "arith.minnumf": np.fmin, "math.powf": np.power}
+
+_UNARY = {"math.exp": np.exp, "math.exp2": np.exp2, "math.log": np.log, "math.tanh": np.tanh,
+          "math.erf": lambda x: _erf(x).astype(np.float64), "math.sqrt": np.sqrt,
+          "math.rsqrt": lambda x: 1.0 / np.sqrt(x), "math.absf": np.abs,
+          "arith.negf": np.negative, "arith.extf": lambda x: x, "arith.truncf": lambda x: x}
+
+
+def _constant(op) -> float:
+    attr = op.attributes["value"]
+    if isinstance(attr, ir.FloatAttr):
+        return float(attr.value)
+    if isinstance(attr, ir.IntegerAttr):
+        return float(attr.value)
+    raise _Unknown(str(attr))
+
+
+def evaluate(generic, args: list[np.ndarray]) -> np.ndarray:
+    """Run the scalar body of ``generic`` on arrays (one per block argument)."""
+    block = generic.operation.regions[0].blocks[0]
+    env: dict = {}
+    for arg, value in zip(block.arguments, args):
+        env[arg] = value
+
+    def get(value):
+        if value in env:
+            return env[value]
+        owner = value.owner
+        if hasattr(owner, "name") and owner.name == "arith.constant":
+            return np.full_like(args[0], _constant(owner))
+        raise _Unknown("value defined outside the body")
+
+    with np.errstate(all="ignore"):
+        for op in block.operations:
+            op = op.operation
+            n = op.name
+            if n == "linalg.yield":
+                return get(op.operands[0])
+            if n == "arith.constant":
+                env[op.results[0]] = np.full_like(args[0], _constant(op))
+            elif n in _BINARY:
+                env[op.results[0]] = _BINARY[n](get(op.operands[0]), get(op.operands[1]))
+            elif n in _UNARY:
+                env[op.results[0]] = _UNARY[n](get(op.operands[0]))
+            elif n == "arith.cmpf":
+                pred = ir.IntegerAttr(op.attributes["predicate"]).value
+                if pred not in _CMP:
+                    raise _Unknown(f"cmpf predicate {pred}")
+                env[op.results[0]] = _CMP[pred](get(op.operands[0]), get(op.operands[1]))
+            elif n == "arith.select":
+                env[op.results[0]] = np.where(get(op.operands[0]), get(op.operands[1]),
+                                              get(op.operands[2]))
+            else:
+                raise _Unknown(n)
+    raise _Unknown("no yield")
+
+
+def _matches(got: np.ndarray, want: np.ndarray) -> bool:
+    return bool(np.allclose(got, want, rtol=1e-6, atol=1e-7, equal_nan=False))
+
+
+def classify(generic, main_input: int = 0, *, bias_input: int | None = None) -> Activation | None:
+    """The activation ``generic`` applies to input ``main_input`` (after adding
+    input ``bias_input``, when given), or None if it is not a known one."""
+    block = generic.operation.regions[0].blocks[0]
+    nargs = len(block.arguments)
+    rng = np.random.default_rng(0)
+    x = SAMPLES
+    bias = rng.standard_normal(len(x)) if bias_input is not None else None
+    args = []
+    for i in range(nargs):
+        if i == main_input:
+            args.append(x.copy())
+        elif i == bias_input:
+            args.append(bias.copy())
+        else:
+            args.append(np.zeros_like(x))  # the output's old value: unused
+    try:
+        got = evaluate(generic, args)
+    except _Unknown:
+        return None
+    pre = x + bias if bias is not None else x
+    for act, fn in REFERENCE.items():
+        if _matches(got, fn(pre)):
+            return act
+    return None

@@ -1,0 +1,146 @@
+"""LinearBiasRelu / LinearBiasGelu / LinearBiasActivation: a matmul (or
+batch matmul), its zero fill, and the element-wise epilogue that adds a bias
+broadcast along N and applies an activation, as one group.
+
+torch-mlir's ``nn.Linear`` + ``ReLU``::
+
+    %wt  = linalg.transpose ins(%w) ...            // stays outside the group
+    %acc = linalg.fill ins(%zero) outs(%empty)
+    %mm  = linalg.matmul ins(%x, %wt) outs(%acc)
+    %b   = linalg.generic {maps = [(i,j)->(i,j), (i,j)->(j), (i,j)->(i,j)]}
+             ins(%mm, %bias) { addf }
+    %r   = linalg.generic ins(%b) { maximumf %x, 0 }    // or cmpf + select
+
+becomes the same ops tagged ``axf.group = G`` with ``%r`` the root
+(``axf.member = 0``, ``axf.pattern = "LinearBiasRelu"``) and ``%b``, ``%mm``,
+``%acc`` members 1-3: tile-and-fuse builds one loop nest over tiles of
+``%r`` in which the matmul tile is computed and the bias and ReLU applied
+while it is in cache. The bias may be merged into the activation's generic,
+the activation may be missing (``LinearBiasActivation`` with ``none``), and
+``activations.classify`` recognises the activation whatever its spelling.
+
+Refused, with a near miss: the matmul result has another user (fusing
+would compute the matmul twice); the added operand is not broadcast along N
+("bias is not broadcast along N"); an epilogue function that is not a known
+activation ("activation not supported by the epilogue").
+"""
+
+from __future__ import annotations
+
+from axfusion.dialects import in_group, note_near_miss, tag_group
+
+from . import match
+from .activations import Activation, classify
+from .fusion import FusionPattern, register_fusion
+
+GELUS = (Activation.GELU, Activation.GELUTanh)
+
+
+def pattern_for(act: Activation) -> FusionPattern:
+    if act is Activation.ReLU:
+        return FusionPattern.LinearBiasRelu
+    if act in GELUS:
+        return FusionPattern.LinearBiasGelu
+    return FusionPattern.LinearBiasActivation
+
+
+def _bias_operand(op, acc_index: int) -> int | None:
+    """Index of a bias operand broadcast along N (the last loop dim), or None."""
+    maps = match.indexing_maps(op)
+    n_dims = maps[-1].n_dims
+    for i, amap in enumerate(maps[:-1]):
+        if i == acc_index:
+            continue
+        dims = [d for d in match.map_dims(amap) if d is not None]
+        if dims == [n_dims - 1]:
+            return i
+    return None
+
+
+def _epilogue_step(op, acc_index: int):
+    """How ``op`` (an element-wise generic reading the accumulator at input
+    ``acc_index``) fits an epilogue: ("bias", None), ("act", A),
+    ("bias+act", A), or ("miss", reason)."""
+    ins = match.inputs(op)
+    if len(ins) == 1:
+        act = classify(op, acc_index)
+        return ("act", act) if act is not None else \
+            ("miss", "activation not supported by the epilogue")
+    if len(ins) == 2:
+        bias = _bias_operand(op, acc_index)
+        if bias is None:
+            return ("miss", "bias is not broadcast along N")
+        act = classify(op, acc_index, bias_input=bias)
+        if act is None:
+            return ("miss", "activation not supported by the epilogue")
+        return ("bias", None) if act is Activation.NONE else ("bias+act", act)
+    return ("miss", "epilogue has more than one extra operand")
+
+
+def analyse(contraction):
+    """(members root-first, activation) for the group anchored at
+    ``contraction``, or (None, None) after noting why not."""
+    acc_init = match.outputs(contraction)[0]
+    fill = match.producer(acc_init)
+    result = contraction.operation.results[0]
+    consumers = match.users(result)
+    if not consumers:
+        return None, None
+    if len(consumers) > 1:
+        for user in consumers:
+            if match.is_elementwise(user):
+                note_near_miss(contraction, "LinearBias",
+                               "intermediate has a second user outside the group "
+                               "(fusing would compute the matmul twice)")
+                break
+        return None, None
+    chain, act, have_bias = [], Activation.NONE, False
+    current = result
+    while True:
+        user = match.single_user(current)
+        if user is None or not match.is_elementwise(user) or in_group(user):
+            break  # the chain's last op is the group's output: it may have many users
+        acc_index = [i for i, v in enumerate(match.inputs(user)) if v == current]
+        if len(acc_index) != 1:
+            break
+        kind, detail = _epilogue_step(user, acc_index[0])
+        if kind == "miss":
+            note_near_miss(user, pattern_for(act).value if chain else "LinearBias", detail)
+            break
+        if kind in ("bias", "bias+act") and (have_bias or act is not Activation.NONE):
+            break  # a second bias, or a bias after the activation: not an epilogue
+        if kind == "act" and act is not Activation.NONE:
+            break  # one activation per epilogue
+        if kind in ("bias", "bias+act"):
+            have_bias = True
+        if kind in ("act", "bias+act"):
+            act = detail
+        chain.append(user)
+        current = user.operation.results[0]
+    if not chain:
+        return None, None
+    members = list(reversed(chain)) + [contraction]
+    if fill is not None and match.name(fill) == "linalg.fill" and \
+            len(match.users(fill.results[0])) == 1:
+        members.append(fill)
+    return members, act
+
+
+def _make(pattern: FusionPattern):
+    def run(func):
+        for op in list(func.regions[0].blocks[0].operations):
+            if match.name(op) not in match.CONTRACTIONS or in_group(op):
+                continue
+            members, act = analyse(op)
+            if members is not None and pattern_for(act) is pattern:
+                tag_group(members, pattern.value)
+    return run
+
+
+register_fusion(FusionPattern.LinearBiasRelu, "axf-fuse-linear-bias-relu",
+                "matmul + bias + ReLU")(_make(FusionPattern.LinearBiasRelu))
+register_fusion(FusionPattern.LinearBiasGelu, "axf-fuse-linear-bias-gelu",
+                "matmul + bias + GELU (erf or tanh form)")(_make(FusionPattern.LinearBiasGelu))
+register_fusion(FusionPattern.LinearBiasActivation, "axf-fuse-linear-bias-activation",
+                "matmul + bias + sigmoid/tanh/SiLU/ReLU6/none")(
+    _make(FusionPattern.LinearBiasActivation))

@@ -1,0 +1,119 @@
+"""``axf-tile-and-fuse``: one loop nest per fusion group.
+
+For each group (``dialects.groups``) that is not already a finished kernel,
+build a transform-dialect script from its ``Schedule`` and apply it:
+
+    %root = transform.structured.match attributes {axf.group = G, axf.member = 0}
+    %tiled, %loop = transform.structured.tile_using_forall %root tile_sizes [32, 64]
+    %m1 = transform.structured.match attributes {axf.group = G, axf.member = 1}
+    %f1, %loop1 = transform.structured.fuse_into_containing_op %m1 into %loop
+    ...                                    // members 2, 3, ... in order
+
+so every producer is computed tile by tile inside the root's loop and no
+fused intermediate is written to a full-size buffer. The loop is an
+``scf.forall`` (lowered to ``scf.for`` today; threads map it later).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from axfusion._mlir import ir
+from axfusion.dialects import GROUP, KERNEL, MEMBER, groups
+
+from . import match
+from .registry import register_pass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How one group is tiled: a tile size per loop of the root (0 = whole)."""
+    tile_sizes: tuple[int, ...]
+
+
+# Elements per tile of an element-wise root: small enough that a tile of
+# every fused intermediate stays in L1/L2, large enough to amortise the loop.
+TILE_ELEMENTS = 4096
+
+
+def _root_shape(root) -> list[int]:
+    return list(ir.RankedTensorType(root.results[0].type).shape)
+
+
+def default_schedule(pattern: str, root) -> Schedule:
+    shape = _root_shape(root)
+    iters = match.iterator_types(root)
+    if len(iters) != len(shape):   # a root with reduction loops: tile parallel ones
+        return Schedule(tuple(1 if t == "parallel" else 0 for t in iters))
+    if pattern.startswith("LinearBias"):
+        lead = [1] * (len(shape) - 2)
+        return Schedule(tuple(lead + [min(32, shape[-2]), min(64, shape[-1])]))
+    if pattern == "ReductionFusion":
+        # Rows: every dim but the last (the reduced one) is tiled.
+        return Schedule(tuple([1] * (len(shape) - 1) + [0]))
+    # Element-wise (and conv epilogues): keep inner dims whole up to
+    # TILE_ELEMENTS, tile the next one to fill it, outer dims by 1.
+    sizes = [0] * len(shape)
+    inner = 1
+    for d in range(len(shape) - 1, -1, -1):
+        if inner * shape[d] <= TILE_ELEMENTS:
+            inner *= shape[d]
+            continue
+        sizes[d] = max(1, TILE_ELEMENTS // inner)
+        for outer in range(d):
+            sizes[outer] = 1
+        break
+    return Schedule(tuple(sizes))
+
+
+def _i64(value: int) -> ir.IntegerAttr:
+    return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), value)
+
+
+def transform_script(group: int, members: int, schedule: Schedule):
+    """The transform module (and its entry sequence) that tiles and fuses one
+    group."""
+    from mlir.dialects import transform
+    from mlir.dialects.transform import structured
+
+    script = ir.Module.create()
+    script.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
+    any_op = transform.AnyOpType.get()
+    with ir.InsertionPoint(script.body):
+        seq = transform.NamedSequenceOp("__transform_main", [any_op], [],
+                                        arg_attrs=[{"transform.readonly": ir.UnitAttr.get()}])
+        with ir.InsertionPoint(seq.body):
+            def member(k):
+                attrs = ir.DictAttr.get({GROUP: _i64(group), MEMBER: _i64(k)})
+                return structured.MatchOp(any_op, seq.bodyTarget, op_attrs=attrs).result
+            tiled = structured.TileUsingForallOp(any_op, any_op, member(0),
+                                                 tile_sizes=list(schedule.tile_sizes))
+            loop = tiled.results[1]
+            for k in range(1, members):
+                loop = structured.FuseIntoContainingOp(any_op, any_op, member(k),
+                                                       loop).results[1]
+            transform.YieldOp([])
+    return script, seq
+
+
+def tile_and_fuse_group(module_op: ir.Operation, group: int, members: list) -> None:
+    from mlir.dialects.transform import interpreter
+    root = members[0]
+    if KERNEL in root.attributes:
+        return
+    pattern = ir.StringAttr(root.attributes["axf.pattern"]).value
+    schedule = default_schedule(pattern, root)
+    if not any(schedule.tile_sizes):
+        return  # nothing to tile: the group is one tile
+    with ir.Location.unknown(module_op.context):
+        script, seq = transform_script(group, len(members), schedule)
+    interpreter.apply_named_sequence(module_op, seq, script)
+
+
+@register_pass("axf-tile-and-fuse", "tile each fusion group's root and fuse its members "
+               "into the tile loop (transform dialect)")
+def tile_and_fuse(op, pass_):
+    for gid, members in groups(op).items():
+        # Members inside an earlier group's loop nest are clones: skip them.
+        members = [m for m in members if m.parent is not None]
+        tile_and_fuse_group(op, gid, members)
