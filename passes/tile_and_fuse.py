@@ -40,6 +40,24 @@ def _root_shape(root) -> list[int]:
     return list(ir.RankedTensorType(root.results[0].type).shape)
 
 
+# pattern name -> fn(root op) -> Schedule, for patterns whose groups want
+# something other than the defaults below (registered by the pattern's file).
+SCHEDULES: dict = {}
+
+
+def register_schedule(pattern: str):
+    def wrap(fn):
+        SCHEDULES[pattern] = fn
+        return fn
+    return wrap
+
+
+def schedule_for(pattern: str, root) -> Schedule:
+    if pattern in SCHEDULES:
+        return SCHEDULES[pattern](root)
+    return default_schedule(pattern, root)
+
+
 def default_schedule(pattern: str, root) -> Schedule:
     shape = _root_shape(root)
     iters = match.iterator_types(root)
@@ -102,7 +120,7 @@ def tile_and_fuse_group(module_op: ir.Operation, group: int, members: list) -> N
     if KERNEL in root.attributes:
         return
     pattern = ir.StringAttr(root.attributes["axf.pattern"]).value
-    schedule = default_schedule(pattern, root)
+    schedule = schedule_for(pattern, root)
     if not any(schedule.tile_sizes):
         return  # nothing to tile: the group is one tile
     with ir.Location.unknown(module_op.context):
