@@ -105,27 +105,28 @@ def _worker_died(returncode: int, work_dir: Path, log: str) -> CompileError:
         saved_ir=saved, repro=repro)
 
 
-def _options(backend, optimize: bool, patterns=None) -> dict:
+def _options(backend, optimize: bool, patterns=None, fusion_limit: int = -1) -> dict:
     try:
-        return backend.default_options(optimize, patterns).to_json()
+        return backend.default_options(optimize, patterns, fusion_limit).to_json()
     except ValueError as exc:  # an unknown pattern name
         raise CompileError(str(exc)) from None
 
 
 def compile(source, target="cpu", *, cache: bool = True, optimize: bool = True,
-            patterns=None):
+            patterns=None, fusion_limit: int = -1):
     """Compile MLIR (linalg-on-tensors) to a ``CompiledModule``.
 
     ``source``: a path, MLIR text or an ``mlir.ir.Module``. ``target``: "cpu"
     (or ``Target.CPU``). ``patterns``: the fusion patterns to apply
     (``FusionPattern`` members or names; default all, ``[]`` for none).
     ``optimize=False`` builds the reference lowering (no optimisation or
-    fusion, ``-O0`` codegen). Cached on disk unless ``cache=False`` or
+    fusion, ``-O0`` codegen). ``fusion_limit``: form at most that many
+    groups (bisecting). Cached on disk unless ``cache=False`` or
     ``AXFUSION_NO_CACHE=1``."""
     from axfusion.runtime import load
     backend = get_backend(target)
     src = as_source(source)
-    target_json = _options(backend, optimize, patterns)
+    target_json = _options(backend, optimize, patterns, fusion_limit)
     cfg = config.load()
     store = Cache(cfg.cache_dir)
     use_cache = cache and not cfg.no_cache

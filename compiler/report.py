@@ -162,10 +162,23 @@ def to_dot(report: dict) -> str:
 
 
 class FuseStage(MlirStage):
-    """The ``fuse`` stage: run the fusion patterns, then read the report."""
+    """The ``fuse`` stage: run the fusion patterns (forming at most ``limit``
+    groups when ``limit >= 0``), then read the report."""
+
+    def __init__(self, name: str, elements: list[str], limit: int = -1):
+        super().__init__(name, elements)
+        self.limit = limit
 
     def run(self, module, ctx):
+        from axfusion._mlir import ir
+        from axfusion.dialects import LIMIT
+        attrs = module.operation.attributes
+        if self.limit >= 0:
+            with module.context:
+                attrs[LIMIT] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), self.limit)
         module = super().run(module, ctx)
+        if LIMIT in attrs:
+            del attrs[LIMIT]
         ctx.report = collect(module)
         return module
 

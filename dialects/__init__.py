@@ -11,6 +11,8 @@ the alternative):
 - the root also carries ``axf.pattern = "LinearBiasRelu"`` and, when the
   pattern rewrote the algorithm into a finished kernel (flash attention, a
   log-sum-exp loss), ``axf.kernel``;
+- ``axf.fusion_limit = N`` on the module caps how many groups are formed
+  (for bisecting; patterns that rewrite IR ask ``fusion_allowed`` first);
 - a candidate a pattern looked at and refused carries
   ``axf.near_miss = ["LinearBiasRelu: bias is not broadcast along N", ...]``.
 
@@ -25,5 +27,5 @@ cannot provide.
 """
 
 from .groups import (  # noqa: F401
-    GROUP, KERNEL, MEMBER, NEAR_MISS, PATTERN, group_id, groups, in_group, near_misses,
-    note_near_miss, tag_group)
+    GROUP, KERNEL, LIMIT, MEMBER, NEAR_MISS, PATTERN, fusion_allowed, group_id, groups,
+    in_group, near_misses, note_near_miss, tag_group)

@@ -9,6 +9,9 @@ MEMBER = "axf.member"
 PATTERN = "axf.pattern"
 KERNEL = "axf.kernel"
 NEAR_MISS = "axf.near_miss"
+# Module attribute: form at most this many groups (``axfusec --bisect`` uses
+# it like LLVM's -opt-bisect-limit).
+LIMIT = "axf.fusion_limit"
 
 
 def _i64(value: int) -> ir.IntegerAttr:
@@ -37,15 +40,32 @@ def _all_ops(root: ir.Operation):
 
 def next_group_id(anchor) -> int:
     """One more than the largest group id in the enclosing module."""
-    op = anchor.operation
-    while op.parent is not None and op.name != "builtin.module":
-        op = op.parent
+    op = _module(anchor)
     ids = [group_id(o) for o in _all_ops(op) if GROUP in o.attributes]
     return max(ids, default=-1) + 1
 
 
-def tag_group(ops: list, pattern: str, *, kernel: bool = False) -> int:
-    """Make ``ops`` (root first, then producers in fuse order) a group."""
+def _module(anchor) -> ir.Operation:
+    op = anchor.operation
+    while op.parent is not None and op.name != "builtin.module":
+        op = op.parent
+    return op
+
+
+def fusion_allowed(anchor) -> bool:
+    """False once the module's fusion limit is reached. A pattern that
+    rewrites IR before tagging must ask first; ``tag_group`` asks too."""
+    module = _module(anchor)
+    if LIMIT not in module.attributes:
+        return True
+    return next_group_id(anchor) < ir.IntegerAttr(module.attributes[LIMIT]).value
+
+
+def tag_group(ops: list, pattern: str, *, kernel: bool = False) -> int | None:
+    """Make ``ops`` (root first, then producers in fuse order) a group; None
+    (nothing tagged) when the fusion limit is reached."""
+    if not fusion_allowed(ops[0]):
+        return None
     gid = next_group_id(ops[0])
     for index, op in enumerate(ops):
         op = op.operation

@@ -29,6 +29,12 @@ class FusionPattern(str, Enum):
     LinearBiasActivation = "LinearBiasActivation"  # sigmoid, tanh, SiLU, ReLU6, none
     ReductionFusion = "ReductionFusion"             # layer-norm, softmax, mean/var
     ElementwiseChain = "ElementwiseChain"
+    # Test-only, never enabled by default: a deliberately wrong rewrite that
+    # ``--bisect`` must find (passes/testing.py).
+    TestPerturb = "TestPerturb"
+
+
+TEST_PATTERNS = frozenset({FusionPattern.TestPerturb})
 
 
 @dataclass(frozen=True)
@@ -80,5 +86,6 @@ def fuse_pipeline(enabled: Iterable) -> list[str]:
 
 
 def all_patterns() -> list[FusionPattern]:
-    """The patterns that are implemented (a pass is registered for them)."""
-    return [p for p in ORDER if p in FUSIONS]
+    """The patterns that are implemented (a pass is registered for them),
+    test-only ones excepted."""
+    return [p for p in ORDER if p in FUSIONS and p not in TEST_PATTERNS]

@@ -4,7 +4,8 @@ The CPU path, in stage order (``compiler/targets/cpu.py`` runs them):
 
 - ``axf-optimize``: canonicalize + CSE on linalg-on-tensors.
 - ``axf-fuse``: every fusion pattern, in ``passes.fusion.ORDER``.
-- ``axf-schedule``: tile-and-fuse each fusion group (``tile_and_fuse.py``).
+- ``axf-schedule``: tile-and-fuse each fusion group (``tile_and_fuse.py``),
+  and give every other matmul the same vectorisable loop order.
 - ``axf-bufferize``: element-wise ``arith``/``math`` ops on whole tensors
   to ``linalg.generic``, then one-shot bufferization (arguments read-only:
   the caller's arrays are never written) with identity layouts at the
@@ -27,7 +28,7 @@ register_pipeline(
 
 register_pipeline(
     "axf-schedule", "tile-and-fuse every fusion group, then clean up",
-    "axf-tile-and-fuse", "canonicalize", "cse")
+    "axf-tile-and-fuse", "axf-contraction-loop-order", "canonicalize", "cse")
 
 register_pipeline(
     "axf-bufferize", "tensors to buffers with caller-allocated results",

@@ -4,10 +4,12 @@
     axfusec model.mlir --run                    # check against the reference lowering
     axfusec model.mlir --bench                  # time optimised vs reference
     axfusec model.mlir --emit=llvm-ir           # stop early and print
+    axfusec model.mlir --report                 # fusion groups and near misses
+    axfusec model.mlir --bisect                 # which fusion group breaks the numbers?
 
 Exit status: 0 success; 1 compile error (or artifact for another CPU);
-2 bad command line; 3 ``--run`` found an error above ``--rtol``;
-4 toolchain missing or failing.
+2 bad command line; 3 ``--run`` found an error above ``--rtol``, or
+``--bisect`` found a group that differs; 4 toolchain missing or failing.
 """
 
 from __future__ import annotations
@@ -33,8 +35,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after-all", action="store_true",
                    help="dump the IR after every pass and stage (to stderr)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    p.add_argument("--rtol", type=float, default=1e-5,
-                   help="--run fails above this max relative error (default 1e-5)")
+    p.add_argument("--patterns", default="all",
+                   help="fusion patterns, comma-separated FusionPattern names; 'all' (default) "
+                        "or 'none' (the unfused build)")
+    p.add_argument("--report", action="store_true",
+                   help="print the fusion report: groups, source ops, bytes saved, near misses")
+    p.add_argument("--report-json", metavar="PATH", help="write the fusion report as JSON")
+    p.add_argument("--report-dot", metavar="PATH",
+                   help="write the op graph with fusion groups boxed, as Graphviz DOT")
+    p.add_argument("--bisect", action="store_true",
+                   help="find the first fusion group whose result differs from the same ops "
+                        "compiled unfused (tolerance --rtol, default 1e-4 here)")
+    p.add_argument("--rtol", type=float, default=None,
+                   help="--run fails above this max relative error (default 1e-5; "
+                        "1e-4 for --bisect)")
     p.add_argument("--seed", type=int, default=None, help="seed for --run/--bench inputs")
     p.add_argument("--repeats", type=int, default=21, help="--bench samples per build")
     return p
@@ -78,29 +92,56 @@ def _bench(optimised, reference, seed, repeats) -> None:
               f"{med['ref'] / med['opt']:8.2f}x")
 
 
+def _patterns(text: str):
+    if text == "all":
+        return None
+    if text == "none":
+        return []
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     import axfusion
     from axfusion.errors import AxfusionError, ToolchainError
 
     args = _parser().parse_args(argv)
     source = sys.stdin.read() if args.input == "-" else args.input
-    _check.rtol = args.rtol
+    _check.rtol = 1e-5 if args.rtol is None else args.rtol
+    patterns = _patterns(args.patterns)
     try:
+        if args.bisect:
+            result = axfusion.bisect(source, args.target, patterns=patterns,
+                                     rtol=1e-4 if args.rtol is None else args.rtol,
+                                     seed=args.seed)
+            print(result)
+            return 3 if result.culprit is not None else 0
         if args.emit:
-            sys.stdout.write(axfusion.emit(source, args.emit, args.target,
+            sys.stdout.write(axfusion.emit(source, args.emit, args.target, patterns=patterns,
                                            print_ir_after_all=args.print_ir_after_all))
             return 0
         if args.output:
-            out = axfusion.compile_to(source, args.output, args.target,
+            out = axfusion.compile_to(source, args.output, args.target, patterns=patterns,
                                       print_ir_after_all=args.print_ir_after_all)
             module = axfusion.load(out)
             print(f"wrote {out}/module.so and {out}/manifest.json")
         elif args.print_ir_after_all:
-            axfusion.emit(source, "link", args.target, print_ir_after_all=True)
-            module = axfusion.compile(source, args.target, cache=not args.no_cache)
+            axfusion.emit(source, "link", args.target, patterns=patterns,
+                          print_ir_after_all=True)
+            module = axfusion.compile(source, args.target, cache=not args.no_cache,
+                                      patterns=patterns)
         else:
-            module = axfusion.compile(source, args.target, cache=not args.no_cache)
+            module = axfusion.compile(source, args.target, cache=not args.no_cache,
+                                      patterns=patterns)
         print(module)
+        report = module.report()
+        if args.report:
+            print(report)
+        if args.report_json:
+            with open(args.report_json, "w") as f:
+                f.write(report.to_json())
+        if args.report_dot:
+            with open(args.report_dot, "w") as f:
+                f.write(report.to_dot())
         if args.run or args.bench:
             reference = axfusion.compile(source, args.target, cache=not args.no_cache,
                                          optimize=False)

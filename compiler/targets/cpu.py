@@ -36,9 +36,10 @@ class CpuOptions:
     features: tuple[str, ...]
     optimize: bool = True
     fusion: tuple[str, ...] = ()   # enabled fusion patterns (FusionPattern values)
+    fusion_limit: int = -1         # form at most this many groups (-1: no limit)
 
     @staticmethod
-    def for_host(optimize: bool = True, fusion=None) -> "CpuOptions":
+    def for_host(optimize: bool = True, fusion=None, fusion_limit: int = -1) -> "CpuOptions":
         from axfusion.passes.fusion import all_patterns, parse_patterns
         if not optimize:
             chosen: tuple[str, ...] = ()
@@ -47,7 +48,7 @@ class CpuOptions:
         else:
             chosen = tuple(sorted(p.value for p in parse_patterns(fusion)))
         return CpuOptions(host.cpu_name(), tuple(sorted(host.cpu_features())), optimize,
-                          chosen)
+                          chosen, fusion_limit)
 
     @property
     def opt_level(self) -> int:
@@ -59,7 +60,7 @@ class CpuOptions:
     @staticmethod
     def from_json(data: dict) -> "CpuOptions":
         return CpuOptions(data["cpu"], tuple(data["features"]), data.get("optimize", True),
-                          tuple(data.get("fusion", ())))
+                          tuple(data.get("fusion", ())), data.get("fusion_limit", -1))
 
 
 class _FileStage(Stage):
@@ -159,8 +160,8 @@ class CpuBackend:
             "asm": "codegen"}
 
     @staticmethod
-    def default_options(optimize: bool = True, fusion=None) -> CpuOptions:
-        return CpuOptions.for_host(optimize, fusion)
+    def default_options(optimize: bool = True, fusion=None, fusion_limit: int = -1) -> CpuOptions:
+        return CpuOptions.for_host(optimize, fusion, fusion_limit)
 
     @staticmethod
     def stages(options: CpuOptions, cc: str) -> list[Stage]:
@@ -168,8 +169,8 @@ class CpuBackend:
         from axfusion.passes.fusion import fuse_pipeline
         from ..report import FuseStage
         stages.append(MlirStage("optimize", ["axf-optimize"] if options.optimize else []))
-        stages.append(FuseStage("fuse", fuse_pipeline(options.fusion)))
-        stages.append(MlirStage("schedule", ["axf-schedule"] if options.fusion else []))
+        stages.append(FuseStage("fuse", fuse_pipeline(options.fusion), options.fusion_limit))
+        stages.append(MlirStage("schedule", ["axf-schedule"] if options.optimize else []))
         stages += [
             MlirStage("bufferize", ["axf-bufferize"]),
             MlirStage("lower", ["axf-lower-to-llvm"]),

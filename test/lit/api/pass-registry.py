@@ -23,6 +23,7 @@ def run(elements, text):
 # CHECK-NEXT:  axf-fuse-{{.*}}
 # CHECK:       axf-fuse-linear-bias-gelu
 # CHECK:       axf-tile-and-fuse
+# CHECK-NEXT:  axf-contraction-loop-order
 # CHECK-NEXT:  canonicalize
 # CHECK-NEXT:  cse
 # CHECK-NEXT:  axf-emit-c-interface

@@ -1,0 +1,39 @@
+// RUN: axfusion-opt %s --axf-contraction-loop-order --split-input-file | FileCheck %s
+
+// A matmul outside any fusion group gets the loop order (i, k, j): the
+// innermost loop walks a row of the output and of B, which LLVM vectorises.
+// CHECK-DAG:   #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG:   #[[B:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG:   #[[C:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-LABEL: func.func @matmul
+// CHECK-NOT:     linalg.matmul
+// CHECK:         linalg.generic
+// CHECK-SAME:      indexing_maps = [#[[A]], #[[B]], #[[C]]]
+// CHECK-SAME:      iterator_types = ["parallel", "reduction", "parallel"]
+// CHECK:           arith.mulf
+// CHECK:           arith.addf
+func.func @matmul(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %c: tensor<8x32xf32>) -> tensor<8x32xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%c : tensor<8x32xf32>) -> tensor<8x32xf32>
+  return %r : tensor<8x32xf32>
+}
+
+// -----
+
+// batch_matmul: (b, i, j, k) -> (b, i, k, j).
+// CHECK-LABEL: func.func @batch_matmul
+// CHECK-NOT:     linalg.batch_matmul
+// CHECK:         linalg.generic
+// CHECK-SAME:      iterator_types = ["parallel", "parallel", "reduction", "parallel"]
+func.func @batch_matmul(%a: tensor<2x8x16xf32>, %b: tensor<2x16x32xf32>, %c: tensor<2x8x32xf32>) -> tensor<2x8x32xf32> {
+  %r = linalg.batch_matmul ins(%a, %b : tensor<2x8x16xf32>, tensor<2x16x32xf32>) outs(%c : tensor<2x8x32xf32>) -> tensor<2x8x32xf32>
+  return %r : tensor<2x8x32xf32>
+}
+
+// -----
+
+// A function without contractions is left alone.
+// CHECK-LABEL: func.func @none
+// CHECK-NEXT:    return %arg0
+func.func @none(%x: tensor<4xf32>) -> tensor<4xf32> {
+  return %x : tensor<4xf32>
+}
