@@ -14,10 +14,12 @@ from .driver import compile, compile_to, emit  # noqa: E402
 from axfusion.runtime import CompiledFunction, CompiledModule, load  # noqa: E402
 from .optimizer import Activation, FusionOptimizer, FusionPattern, optimize_graph  # noqa: E402
 from .report import DetectedPattern, FusionReport  # noqa: E402
+from .layers import FusedAttention, FusedConv, FusedElementwise, FusedLinear  # noqa: E402
 from .bisect import BisectResult, bisect  # noqa: E402
 
 __all__ = ["compile", "compile_to", "emit", "load", "CompiledModule", "CompiledFunction",
            "Target", "optimize_graph", "FusionOptimizer", "FusionPattern", "Activation",
            "DetectedPattern", "FusionReport", "bisect", "BisectResult",
+           "FusedLinear", "FusedConv", "FusedElementwise", "FusedAttention",
            "AxfusionError", "CompileError", "ArgumentError", "ToolchainError",
            "TargetError", "__version__"]

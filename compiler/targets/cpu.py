@@ -139,8 +139,11 @@ class LinkStage(_FileStage):
 
     def command(self, obj: str, out: str) -> list[str]:
         # -z text: refuse text relocations instead of producing a .so that
-        # needs writable code pages.
-        return [self.cc, "-shared", "-Wl,-z,text", "-Wl,-z,noexecstack", obj, "-o", out, "-lm"]
+        # needs writable code pages. -Bsymbolic: the module's calls to its own
+        # functions bind to them, not to a libm symbol of the same name
+        # already loaded (an entry point @tanh or @sin called libm's).
+        return [self.cc, "-shared", "-Wl,-z,text", "-Wl,-z,noexecstack", "-Wl,-Bsymbolic",
+                obj, "-o", out, "-lm"]
 
     def run(self, obj: Path, ctx: BuildContext) -> Path:
         out = ctx.work_dir / self.out_name
