@@ -18,7 +18,9 @@ def random_inputs(signature: FunctionSignature, rng: np.random.Generator) -> lis
         if dtype.kind == "f":
             out.append(rng.standard_normal(spec.shape).astype(dtype))
         else:
-            out.append(rng.integers(-8, 8, size=spec.shape).astype(dtype))
+            # Non-negative: integer inputs are mostly indices (labels, ids),
+            # and reading at a negative one is undefined in any build.
+            out.append(rng.integers(0, 8, size=spec.shape).astype(dtype))
     return out
 
 

@@ -22,12 +22,19 @@ the activation may be missing (``LinearBiasActivation`` with ``none``), and
 Refused, with a near miss: the matmul result has another user (fusing
 would compute the matmul twice); the added operand is not broadcast along N
 ("bias is not broadcast along N"); an epilogue function that is not a known
-activation ("activation not supported by the epilogue").
+activation ("activation not supported by the epilogue"); an epilogue that
+reads the result through a transpose or broadcast, so that its tile is not
+the matmul's tile ("epilogue does not read the result element by element").
+
+A zero fill shared by several matmuls (CSE merges the identical fills of
+two projections of one input) is cloned for each group, so every group owns
+its fill and no op is a member of two groups.
 """
 
 from __future__ import annotations
 
-from axfusion.dialects import in_group, note_near_miss, tag_group
+from axfusion._mlir import ir
+from axfusion.dialects import fusion_allowed, in_group, note_near_miss, tag_group
 
 from . import match
 from .activations import Activation, classify
@@ -62,6 +69,9 @@ def _epilogue_step(op, acc_index: int):
     ``acc_index``) fits an epilogue: ("bias", None), ("act", A),
     ("bias+act", A), or ("miss", reason)."""
     ins = match.inputs(op)
+    maps = match.indexing_maps(op)
+    if maps[acc_index] != ir.AffineMap.get_identity(maps[-1].n_dims):
+        return ("miss", "epilogue does not read the result element by element")
     if len(ins) == 1:
         act = classify(op, acc_index)
         return ("act", act) if act is not None else \
@@ -120,10 +130,22 @@ def analyse(contraction):
     if not chain:
         return None, None
     members = list(reversed(chain)) + [contraction]
-    if fill is not None and match.name(fill) == "linalg.fill" and \
-            len(match.users(fill.results[0])) == 1:
-        members.append(fill)
+    if fill is not None and match.name(fill) == "linalg.fill":
+        members.append(fill)   # see _own_fill
     return members, act
+
+
+def _own_fill(contraction, fill):
+    """The fill for ``contraction`` alone: ``fill`` itself when the
+    contraction is its only user, else a clone placed before the contraction
+    (a fill is cheap to repeat and its tile is fused into the group's loop),
+    so that a fill is never a member of two groups."""
+    if len(match.users(fill.results[0])) == 1 and not in_group(fill):
+        return fill
+    with ir.InsertionPoint(contraction):
+        clone = fill.operation.clone()
+    contraction.operation.replace_uses_of_with(fill.results[0], clone.results[0])
+    return clone
 
 
 def _make(pattern: FusionPattern):
@@ -132,8 +154,11 @@ def _make(pattern: FusionPattern):
             if match.name(op) not in match.CONTRACTIONS or in_group(op):
                 continue
             members, act = analyse(op)
-            if members is not None and pattern_for(act) is pattern:
-                tag_group(members, pattern.value)
+            if members is None or pattern_for(act) is not pattern or not fusion_allowed(op):
+                continue
+            if match.name(members[-1]) == "linalg.fill":
+                members[-1] = _own_fill(op, members[-1])
+            tag_group(members, pattern.value)
     return run
 
 
