@@ -1,17 +1,20 @@
 // RUN: axfusion-opt %s --axf-contraction-loop-order --split-input-file | FileCheck %s
 
-// A matmul outside any fusion group gets the loop order (i, k, j): the
-// innermost loop walks a row of the output and of B, which LLVM vectorises.
-// CHECK-DAG:   #[[A:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
-// CHECK-DAG:   #[[B:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
-// CHECK-DAG:   #[[C:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// A matmul outside any fusion group gets the fused tiles' micro-schedule:
+// 8 x 512 output tiles, loops (k, i, j) inside: the innermost loop walks a
+// row of the output and of B, which LLVM vectorises.
+// CHECK-DAG:   #[[A:.*]] = affine_map<(d0, d1, d2) -> (d1, d0)>
+// CHECK-DAG:   #[[B:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG:   #[[C:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
 // CHECK-LABEL: func.func @matmul
 // CHECK-NOT:     linalg.matmul
-// CHECK:         linalg.generic
-// CHECK-SAME:      indexing_maps = [#[[A]], #[[B]], #[[C]]]
-// CHECK-SAME:      iterator_types = ["parallel", "reduction", "parallel"]
-// CHECK:           arith.mulf
-// CHECK:           arith.addf
+// CHECK:         scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[C8:.*]] iter_args
+// CHECK:           scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[C512:.*]] iter_args
+// CHECK:             linalg.generic
+// CHECK-SAME:          indexing_maps = [#[[A]], #[[B]], #[[C]]]
+// CHECK-SAME:          iterator_types = ["reduction", "parallel", "parallel"]
+// CHECK:               arith.mulf
+// CHECK:               arith.addf
 func.func @matmul(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %c: tensor<8x32xf32>) -> tensor<8x32xf32> {
   %r = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%c : tensor<8x32xf32>) -> tensor<8x32xf32>
   return %r : tensor<8x32xf32>
@@ -19,11 +22,11 @@ func.func @matmul(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %c: tensor<8x32xf
 
 // -----
 
-// batch_matmul: (b, i, j, k) -> (b, i, k, j).
+// batch_matmul: (b, i, j, k) -> (b, k, i, j), one batch per tile.
 // CHECK-LABEL: func.func @batch_matmul
 // CHECK-NOT:     linalg.batch_matmul
 // CHECK:         linalg.generic
-// CHECK-SAME:      iterator_types = ["parallel", "parallel", "reduction", "parallel"]
+// CHECK-SAME:      iterator_types = ["parallel", "reduction", "parallel", "parallel"]
 func.func @batch_matmul(%a: tensor<2x8x16xf32>, %b: tensor<2x16x32xf32>, %c: tensor<2x8x32xf32>) -> tensor<2x8x32xf32> {
   %r = linalg.batch_matmul ins(%a, %b : tensor<2x8x16xf32>, tensor<2x16x32xf32>) outs(%c : tensor<2x8x32xf32>) -> tensor<2x8x32xf32>
   return %r : tensor<2x8x32xf32>
