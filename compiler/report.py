@@ -92,6 +92,8 @@ def collect(module) -> dict:
                 for result in m.results:
                     if all(use.owner.operation in member_set for use in result.uses):
                         saved += 2 * tensor_bytes(result)  # one write + one read
+            if "axf.bytes_saved" in members[0].attributes:  # a kernel rewrote them away
+                saved = ir.IntegerAttr(members[0].attributes["axf.bytes_saved"]).value
             detected.append(DetectedPattern(
                 pattern=ir.StringAttr(members[0].attributes[PATTERN]).value, group=gid,
                 ops=tuple(m.name for m in members),

@@ -10,7 +10,9 @@ the alternative):
   for the producers in the order they are fused into its tiles);
 - the root also carries ``axf.pattern = "LinearBiasRelu"`` and, when the
   pattern rewrote the algorithm into a finished kernel (flash attention, a
-  log-sum-exp loss), ``axf.kernel``;
+  log-sum-exp loss), ``axf.kernel`` (and ``axf.bytes_saved = N : i64`` when
+  the traffic it removed can no longer be read off the IR, e.g. the score
+  matrices a flash-attention kernel never writes);
 - ``axf.fusion_limit = N`` on the module caps how many groups are formed
   (for bisecting; patterns that rewrite IR ask ``fusion_allowed`` first);
 - a candidate a pattern looked at and refused carries

@@ -1,0 +1,559 @@
+"""Attention: ``softmax(Q K^T * scale [+ mask]) V`` becomes one flash-attention
+kernel (online softmax) that never materialises the [Sq, Sk] score matrix.
+
+torch-mlir's scaled dot-product attention core, after the Q/K/V projections
+(which stay outside: the LinearBias* patterns group them), heads split and
+K transposed::
+
+    %kt  = linalg.transpose ins(%k : tensor<8x512x64xf32>) permutation = [0, 2, 1]
+    %acc = linalg.fill ins(%zero) outs(%empty : tensor<8x512x512xf32>)
+    %s   = linalg.batch_matmul ins(%q, %kt) outs(%acc)        // [BH, Sq, Sk]
+    %s4  = tensor.expand_shape %s [[0, 1], [2], [3]]          // [B, H, Sq, Sk], optional
+    %x   = linalg.generic ins(%s4)        { divf %s, 8.0 }      // or mulf, or on Q
+    %x2  = linalg.generic ins(%x, %mask)  { addf }             // optional, mask broadcast
+    %max = linalg.generic ins(%x2) { maximumf }                // reduction over Sk
+    %e   = linalg.generic ins(%x2, %max) { exp(subf) }          // or sub, then exp
+    %sum = linalg.generic ins(%e) { addf }                      // into a zero fill
+    %p   = linalg.generic ins(%e, %sum) { divf }
+    %p3  = tensor.collapse_shape %p [[0, 1], [2], [3]]          // optional
+    %o   = linalg.batch_matmul ins(%p3, %v) outs(%zero_acc)     // [BH, Sq, Dv]
+
+becomes the flash-attention kernel that ``attention_kernel.py`` writes for
+these shapes (text, parsed and moved in place of the core)::
+
+    %o = scf.forall (%b, %h, %qb) in (1, 8, 8) shared_outs(%out = %empty) {
+      ... Q block^T * scale*log2(e) ...
+      %m, %l, %acc, ... = scf.for %j0 = 0 to 512 step 128 iter_args(...) {
+        ... S^T = mask^T + K_blk Q^T; online max, exp2, sum; acc += P V_blk ...
+      }
+      ... acc / l into %out[bh, qb*64, 0] ...
+    } {axf.group = G, axf.member = 0, axf.pattern = "Attention", axf.kernel}
+
+Every linalg op of the kernel carries ``axf.group = G`` (so no later pattern
+takes it) and the location of the core op whose step it implements; the
+``scf.forall`` is the root, and ``axf.kernel`` makes tile-and-fuse leave it
+alone. The first contraction's zero fill, the scale/mask generics, the
+softmax and the second contraction are erased, and K's transpose when the
+kernel reads K itself.
+
+The element-wise ops between the two contractions are recognised by running
+their bodies (``activations.evaluate``): together they must compute
+``a * s + b * mask`` for constants a, b; the softmax steps must compute max,
+``exp(x - max)``, a sum into zero and a division. K may be transposed by a
+``linalg.transpose`` or by the first contraction's indexing maps.
+
+Refused, with a near miss: the probabilities (or the scores, or a softmax
+intermediate) have another user, so the score matrix must be materialised;
+the score transform is not scale + additive mask (e.g. a ``select`` with a
+boolean mask); a mask not read through a broadcast of the score indices; a
+contraction accumulating into a non-zero initial value; dynamic shapes or
+non-f32 types; a sequence length without a usable block size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from axfusion._mlir import ir
+from axfusion.dialects import fusion_allowed, in_group, note_near_miss, tag_group
+
+from . import match
+from .activations import evaluate
+from .attention_kernel import KernelSpec, block_size, kernel_text
+from .fusion import FusionPattern, register_fusion
+
+NAME = FusionPattern.Attention.value
+P_SECOND_USER = ("attention probabilities have a second user outside the group "
+                 "(the score matrix must be materialised)")
+SCORES_SECOND_USER = ("attention scores have a second user outside the group "
+                      "(the score matrix must be materialised)")
+SOFTMAX_SECOND_USER = ("softmax intermediate has a second user outside the group "
+                       "(the score matrix must be materialised)")
+NOT_LINEAR = "score transform is not a scale plus an additive mask"
+NOT_BROADCAST = "mask is not broadcastable to the score matrix"
+DYNAMIC = "dynamic shapes are not handled (the kernel is generated for static sizes)"
+
+# Sample points for recognising scalar bodies (fixed: the match is deterministic).
+_RNG = np.random.default_rng(1234)
+_X = _RNG.standard_normal(16) * 3.0
+_Y = _RNG.standard_normal(16) * 3.0
+
+
+class _Refuse(Exception):
+    def __init__(self, op, reason):
+        super().__init__(reason)
+        self.op, self.reason = op, reason
+
+
+@dataclass
+class Core:
+    c1: object
+    c2: object
+    x_type: ir.RankedTensorType       # the score space [b..., Sq, Sk]
+    scale: float = 1.0
+    mask: ir.Value | None = None
+    mask_scale: float = 0.0
+    mask_dims: tuple = ()
+    mask_op: object = None
+    k_layout: str = "kt"
+    batched: bool = True
+    ops: list = field(default_factory=list)   # the core's ops, in program order
+    sources: dict = field(default_factory=dict)  # kernel role -> the op it replaces
+
+
+# -- small predicates ----------------------------------------------------------
+
+def _is(op, name: str) -> bool:
+    return op is not None and match.name(op) == name
+
+
+def _dims(amap) -> list:
+    return match.map_dims(amap)
+
+
+def _identity(amap) -> bool:
+    return amap == ir.AffineMap.get_identity(amap.n_dims)
+
+
+def _close(got, want) -> bool:
+    return bool(np.allclose(got, want, rtol=1e-6, atol=1e-9))
+
+
+def _body(op, args) -> np.ndarray | None:
+    """The body of ``op`` evaluated on ``args`` (one per block argument)."""
+    try:
+        return evaluate(op, [np.asarray(a, np.float64) * np.ones_like(_X) for a in args])
+    except Exception:  # an op the interpreter does not know: not recognised
+        return None
+
+
+def _splat(value: ir.Value) -> float | None:
+    """The value of a splat ``arith.constant`` tensor, else None."""
+    owner = match.producer(value)
+    if not _is(owner, "arith.constant"):
+        return None
+    attr = owner.operation.attributes["value"]
+    if isinstance(attr, ir.DenseElementsAttr) and attr.is_splat:
+        return float(ir.FloatAttr(attr.get_splat_value()).value)
+    return None
+
+
+def _zero_fill(value: ir.Value):
+    """The ``linalg.fill`` of 0.0 producing ``value``, else None."""
+    fill = match.producer(value)
+    if not _is(fill, "linalg.fill"):
+        return None
+    cst = match.producer(match.inputs(fill)[0])
+    if not _is(cst, "arith.constant"):
+        return None
+    attr = cst.operation.attributes["value"]
+    return fill if isinstance(attr, ir.FloatAttr) and attr.value == 0.0 else None
+
+
+def _lowest_fill(op) -> bool:
+    """``op``'s accumulator starts at -inf (or the lowest float): any other
+    start would change the softmax of rows below it."""
+    fill = match.producer(match.outputs(op)[0])
+    if not _is(fill, "linalg.fill"):
+        return False
+    cst = match.producer(match.inputs(fill)[0])
+    if not _is(cst, "arith.constant"):
+        return False
+    attr = cst.operation.attributes["value"]
+    return isinstance(attr, ir.FloatAttr) and attr.value <= -1e30
+
+
+def _static(ty) -> bool:
+    return isinstance(ty, ir.RankedTensorType) and ty.has_static_shape
+
+
+def _row_reduction(op, x: ir.Value) -> bool:
+    """``op`` reduces ``x`` (its only input, read as is) along the last dim
+    into a row tensor (rank-reduced, or keeping a unit last dim)."""
+    if not match.is_reduction(op) or match.inputs(op) != [x]:
+        return False
+    iters = match.iterator_types(op)
+    if iters != ["parallel"] * (len(iters) - 1) + ["reduction"]:
+        return False
+    maps = match.indexing_maps(op)
+    return _identity(maps[0]) and _row_map(maps[1])
+
+
+def _row_map(amap) -> bool:
+    """(d0, ..., dn) -> (d0, ..., dn-1) or (d0, ..., dn-1, 0)."""
+    dims = _dims(amap)
+    n = amap.n_dims - 1
+    if dims == list(range(n)):
+        return True
+    return dims == list(range(n)) + [None] and str(amap.results[-1]) == "0"
+
+
+# -- matching ------------------------------------------------------------------
+
+def _contraction_roles(op):
+    """(batched, k_layout) of a matmul/batch_matmul computing A B ("kt": B is
+    K^T) or A B^T ("k"), or None."""
+    maps = match.indexing_maps(op)
+    if len(maps) != 3:
+        return None
+    a, b, c = (_dims(m) for m in maps)
+    if None in a + b + c or len(c) not in (2, 3):
+        return None
+    batched = len(c) == 3
+    lead = c[:1] if batched else []
+    i, j = c[-2], c[-1]
+    red = [d for d in range(maps[0].n_dims) if d not in c]
+    if len(red) != 1 or a != lead + [i, red[0]]:
+        return None
+    if b == lead + [red[0], j]:
+        return batched, "kt"
+    if b == lead + [j, red[0]]:
+        return batched, "k"
+    return None
+
+
+def _pointwise_on(op, value: ir.Value) -> bool:
+    """A generic with parallel loops and an identity output that reads
+    ``value`` as is (its other operands may be read any way: checked later)."""
+    if not _is(op, "linalg.generic") or len(op.results) != 1:
+        return False
+    if any(t != "parallel" for t in match.iterator_types(op)):
+        return False
+    ins, maps = match.inputs(op), match.indexing_maps(op)
+    if not _identity(maps[-1]) or [v for v in ins if v == value] != [value]:
+        return False
+    return _identity(maps[ins.index(value)]) and not _reads_init(op)
+
+
+def _reads_init(op) -> bool:
+    """The body of an element-wise generic uses the old value of its output
+    (then it is not a function of its inputs alone)."""
+    args = op.operation.regions[0].blocks[0].arguments
+    return any(True for _ in args[len(args) - 1].uses)
+
+
+def _broadcast(amap) -> bool:
+    """Each result is a distinct loop dim or the constant 0 (a broadcast)."""
+    dims = _dims(amap)
+    seen = [d for d in dims if d is not None]
+    return len(seen) == len(set(seen)) and all(
+        d is not None or str(e) == "0" for d, e in zip(dims, amap.results))
+
+
+def _walk_scores(c1):
+    """From the first contraction to the value the softmax reads: an optional
+    expand_shape, then point-wise ops. Returns (x, chain, expand)."""
+    value, chain, expand = c1.results[0], [], None
+    while True:
+        user = match.single_user(value)
+        if user is None or in_group(user):
+            break
+        if _is(user, "tensor.expand_shape") and expand is None and not chain:
+            expand = user
+        elif _pointwise_on(user, value):
+            chain.append(user)
+        else:
+            break
+        value = user.results[0]
+    return value, chain, expand
+
+
+def _softmax(x: ir.Value):
+    """The softmax ops reading ``x``: (max, [sub/exp ops], sum, div), or None."""
+    maxes = [u for u in match.users(x) if _row_reduction(u, x) and _lowest_fill(u) and
+             _close(_body(u, [_X, _Y]), np.maximum(_X, _Y))]
+    if len(maxes) != 1:
+        return None
+    mx = maxes[0]
+    m = mx.results[0]
+    g1 = match.single_user(m)
+    if g1 is None or not _row_op(g1, x, m):
+        return None
+    exps = [g1]
+    got = _row_body(g1, x, m, _X, _Y)
+    if got is not None and _close(got, _X - _Y):
+        g2 = match.single_user(g1.results[0])
+        if g2 is None or not _pointwise_on(g2, g1.results[0]) or len(match.inputs(g2)) != 1 or \
+                not _close(_body(g2, [_X, 0.0]), np.exp(_X)):
+            return None
+        exps.append(g2)
+    elif got is None or not _close(got, np.exp(_X - _Y)):
+        return None
+    e = exps[-1].results[0]
+    sums = [u for u in match.users(e) if _row_reduction(u, e) and
+            _close(_body(u, [_X, _Y]), _X + _Y) and _zero_fill(match.outputs(u)[0])]
+    if len(sums) != 1:
+        return None
+    sm = sums[0]
+    s = sm.results[0]
+    div = match.single_user(s)
+    if div is None or not _row_op(div, e, s):
+        return None
+    y = np.abs(_Y) + 0.5
+    if not _close(_row_body(div, e, s, _X, y), _X / y):
+        return None
+    return mx, exps, sm, div
+
+
+def _row_op(op, x: ir.Value, row: ir.Value) -> bool:
+    """An element-wise op of exactly ``x`` (as is) and ``row`` (broadcast along
+    the last dim)."""
+    if not match.is_elementwise(op) or len(match.inputs(op)) != 2:
+        return False
+    ins, maps = match.inputs(op), match.indexing_maps(op)
+    if x not in ins or row not in ins or x == row or _reads_init(op):
+        return False
+    return _identity(maps[ins.index(x)]) and _row_map(maps[ins.index(row)])
+
+
+def _row_body(op, x, row, xv, rv):
+    ins = match.inputs(op)
+    args = [0.0] * 3
+    args[ins.index(x)], args[ins.index(row)] = xv, rv
+    return _body(op, args)
+
+
+def _find_c2(p: ir.Value):
+    """The contraction reading the probabilities as its left operand (maybe
+    through a collapse_shape): (c2, collapse) or (None, None)."""
+    for user in match.users(p):
+        if _is(user, "tensor.collapse_shape"):
+            for w in match.users(user.results[0]):
+                if match.name(w) in match.CONTRACTIONS and \
+                        match.inputs(w)[0] == user.results[0]:
+                    return w, user
+        elif match.name(user) in match.CONTRACTIONS and match.inputs(user)[0] == p:
+            return user, None
+    return None, None
+
+
+def _ops(values) -> set:
+    return {v.operation for v in values}
+
+
+def analyse(c1) -> Core | None:
+    """The attention core whose first contraction is ``c1``, or None; raises
+    ``_Refuse`` when it is attention but cannot become the kernel."""
+    roles = _contraction_roles(c1)
+    if roles is None:
+        return None
+    batched, k_layout = roles
+    x, chain, expand = _walk_scores(c1)
+    soft = _softmax(x)
+    if soft is None:
+        return None
+    mx, exps, sm, div = soft
+    p = div.results[0]
+    c2, collapse = _find_c2(p)
+    roles2 = _contraction_roles(c2) if c2 is not None else None
+    if roles2 != (batched, "kt") or in_group(c2):
+        return None
+    # From here on it is attention: a refusal is a near miss.
+    if len(match.users(p)) != 1 or \
+            (collapse is not None and len(match.users(collapse.results[0])) != 1):
+        raise _Refuse(div, P_SECOND_USER)
+    if _ops(match.users(x)) != _ops([mx, exps[0]]):
+        raise _Refuse(mx, SCORES_SECOND_USER)
+    e = exps[-1].results[0]
+    if _ops(match.users(e)) != _ops([sm, div]) or len(match.users(mx.results[0])) != 1 \
+            or len(match.users(sm.results[0])) != 1 or \
+            (len(exps) == 2 and len(match.users(exps[0].results[0])) != 1):
+        raise _Refuse(div, SOFTMAX_SECOND_USER)
+    values = [*match.inputs(c1), *match.inputs(c2), c1.results[0], c2.results[0], x]
+    values += [v for op in chain for v in match.inputs(op)]
+    if not all(_static(v.type) for v in values):
+        raise _Refuse(c1, DYNAMIC)
+    core = Core(c1, c2, ir.RankedTensorType(x.type))
+    _score_transform(core, chain, expand.results[0] if expand else c1.results[0])
+    if any(str(ir.RankedTensorType(v.type).element_type) != "f32" for v in values):
+        raise _Refuse(c1, "only f32 attention is handled")
+    fill1, fill2 = _zero_fill(match.outputs(c1)[0]), _zero_fill(match.outputs(c2)[0])
+    if fill1 is None or fill2 is None:
+        raise _Refuse(c1 if fill1 is None else c2,
+                      "a contraction accumulates into a non-zero initial value")
+    core.ops = [fill1, c1] + ([expand] if expand else []) + chain + \
+        [_producer_fill(mx), mx] + exps + [_producer_fill(sm), sm, div] + \
+        ([collapse] if collapse else []) + [fill2, c2]
+    core.ops = [op for op in core.ops if op is not None]
+    core.k_layout, core.batched = k_layout, batched
+    core.sources = {"q": chain[0] if chain else c1, "scores": c1, "max": mx, "exp": exps[-1],
+                    "sum": sm, "div": div, "pv": c2, "mask": core.mask_op or c1}
+    return core
+
+
+def _producer_fill(op):
+    fill = match.producer(match.outputs(op)[0])
+    return fill if _is(fill, "linalg.fill") else None
+
+
+def _score_transform(core: Core, chain, value: ir.Value) -> None:
+    """Check the point-wise chain computes ``a * s + b * mask`` (constants a,
+    b; at most one mask, read through a broadcast of the score indices) and
+    record a, b and the mask."""
+    nb = core.x_type.rank - 2
+    mask, mask_map = None, None
+    lanes = [(_X, 0.0), (0.0, _Y), (_X, _Y)]          # (scores, mask) samples
+    vals = [np.asarray(s) * np.ones_like(_X) for s, _ in lanes]
+    for op in chain:
+        ins, maps = match.inputs(op), match.indexing_maps(op)
+        for k, v in enumerate(ins):
+            if v == value or _splat(v) is not None:
+                continue
+            if mask is not None:
+                raise _Refuse(op, "more than one mask is added to the scores")
+            if not _broadcast(maps[k]):
+                raise _Refuse(op, NOT_BROADCAST)
+            mask, mask_map, core.mask_op = v, maps[k], op
+        for lane, (_, m) in enumerate(lanes):
+            args = [vals[lane] if v == value else
+                    (_splat(v) if _splat(v) is not None else m) for v in ins] + [0.0]
+            got = _body(op, args)
+            if got is None:
+                raise _Refuse(op, NOT_LINEAR)
+            vals[lane] = got
+        value = op.results[0]
+    a = float(np.mean(vals[0] / _X))
+    b = float(np.mean(vals[1] / _Y)) if mask is not None else 0.0
+    if chain and not (_close(vals[0], a * _X) and _close(vals[2], a * _X + b * _Y)):
+        raise _Refuse(chain[-1], NOT_LINEAR)
+    core.scale, core.mask_scale, core.mask = a, b, mask
+    if mask is not None:
+        core.mask_dims = tuple(
+            "0" if d is None else (f"b{d}" if d < nb else ("i" if d == nb else "j"))
+            for d in _dims(mask_map))
+
+
+# -- rewriting -----------------------------------------------------------------
+
+def _shape(value) -> list[int]:
+    return list(ir.RankedTensorType(value.type).shape)
+
+
+def kernel_spec(core: Core) -> tuple[KernelSpec, ir.Value, ir.Value]:
+    """The kernel for ``core`` and the Q, K values it reads."""
+    c1, c2 = core.c1, core.c2
+    q, k = match.inputs(c1)
+    layout = core.k_layout
+    t = match.producer(k)
+    perm = list(ir.DenseI64ArrayAttr(t.operation.attributes["permutation"])) \
+        if _is(t, "linalg.transpose") and "permutation" in t.operation.attributes else None
+    if perm is not None:
+        rank = len(perm)
+        if perm == list(range(rank - 2)) + [rank - 1, rank - 2]:
+            k, layout = t.operands[0], ("k" if layout == "kt" else "kt")
+    v = match.inputs(c2)[1]
+    qs, vs, xs = _shape(q), _shape(v), list(core.x_type.shape)
+    sq, d = qs[-2], qs[-1]
+    sk, dv = xs[-1], vs[-1]
+    lead = qs[0] if core.batched else 1
+    batch = tuple(xs[:-2])
+    if math.prod(batch) != lead or xs[-2] != sq:
+        raise _Refuse(c1, "the score matrix is reshaped in a way the kernel does not follow")
+    br = block_size(sq, 64, 256)
+    bc = block_size(sk, 128, 512)
+    if br is None or bc is None:
+        n = sq if br is None else sk
+        raise _Refuse(c1, f"sequence length {n} has no block size that divides it")
+    spec = KernelSpec(
+        score_batch=batch, q_type=str(q.type), k_type=str(k.type), k_layout=layout,
+        v_type=str(v.type), out_type=str(c2.results[0].type), batched=core.batched,
+        sq=sq, sk=sk, d=d, dv=dv, scale=core.scale,
+        mask_type=str(core.mask.type) if core.mask is not None else None,
+        mask_scale=core.mask_scale, mask_dims=core.mask_dims, br=br, bc=bc)
+    return spec, q, k
+
+
+def _walk(op) -> list:
+    found = []
+
+    def visit(o):
+        found.append(o)
+        return ir.WalkResult.ADVANCE
+    op.operation.walk(visit, walk_order=ir.WalkOrder.PRE_ORDER)
+    return found
+
+
+def rewrite(core: Core) -> None:
+    spec, q, k = kernel_spec(core)
+    c2 = core.c2
+    template = ir.Operation.parse(kernel_text(spec), source_name="axf-attention")
+    block = template.operation.regions[0].blocks[0]
+    actual = [q, k, match.inputs(c2)[1]] + ([core.mask] if core.mask is not None else [])
+    for arg, value in zip(block.arguments, actual):
+        arg.replace_all_uses_with(value)
+    body = list(block.operations)
+    result = body[-1].operands[0]
+    moved = []
+    for op in body[:-1]:
+        op.operation.move_before(c2.operation)
+        moved.append(op.operation)
+    forall = result.owner
+    members = [forall]
+    for op in moved:
+        for inner in _walk(op):
+            # Each kernel op takes the location of the step it implements.
+            role = inner.attributes["axf.role"].value if "axf.role" in inner.attributes \
+                else "scores"
+            inner.location = core.sources[role].location
+            for region in inner.regions:
+                for blk in region.blocks:
+                    for arg in blk.arguments:
+                        arg.set_location(inner.location)
+            if "axf.role" in inner.attributes:
+                del inner.attributes["axf.role"]
+            if inner.name.startswith("linalg.") and inner.name != "linalg.yield":
+                members.append(inner)
+    # What the report counts as saved: every score-sized intermediate the
+    # core wrote and read back (reshapes and fills are not extra traffic).
+    removed = [op for op in core.ops if match.name(op) not in (
+        "linalg.fill", "tensor.expand_shape", "tensor.collapse_shape") and op != c2]
+    forall.attributes["axf.bytes_saved"] = ir.IntegerAttr.get(
+        ir.IntegerType.get_signless(64), sum(2 * match.tensor_bytes(op.results[0])
+                                             for op in removed))
+    c2.results[0].replace_all_uses_with(result)
+    template.operation.erase()
+    _erase_dead(core.ops)
+    tag_group(members, NAME, kernel=True)
+
+
+def _erase_dead(ops) -> None:
+    """Erase the replaced core (users first), then the tensor.empty and
+    linalg.transpose ops that only it used."""
+    pending = list(dict.fromkeys(op.operation for op in reversed(ops)))  # fills may be shared
+    feeders: list = []
+    while pending:
+        op = pending.pop(0)
+        if any(len(match.users(r)) for r in op.results):
+            continue
+        for value in op.operands:
+            owner = match.producer(value)
+            if owner is not None and match.name(owner) in ("tensor.empty", "linalg.transpose") \
+                    and owner.operation not in pending + feeders:
+                feeders.append(owner.operation)
+        op.erase()
+        if not pending:
+            pending, feeders = feeders, []
+
+
+@register_fusion(FusionPattern.Attention, "axf-fuse-attention",
+                 "softmax(Q K^T * scale + mask) V as a flash-attention kernel")
+def fuse_attention(func):
+    rewritten = True
+    while rewritten:   # a rewrite erases ops: scan again from the top
+        rewritten = False
+        for op in func.regions[0].blocks[0].operations:
+            if match.name(op) not in match.CONTRACTIONS or in_group(op):
+                continue
+            try:
+                core = analyse(op)
+                if core is None or not fusion_allowed(op):
+                    continue
+                rewrite(core)
+            except _Refuse as refusal:
+                note_near_miss(refusal.op, NAME, refusal.reason)
+                continue
+            rewritten = True
+            break

@@ -1,0 +1,546 @@
+// RUN: axfusion-opt %s --axf-fuse-attention --split-input-file | FileCheck %s
+// RUN: axfusion-opt %s --axf-fuse-attention --axf-schedule --axf-bufferize \
+// RUN:   --split-input-file | FileCheck %s --check-prefix=BUF
+
+// Attention (passes/attention.py): softmax(Q K^T * scale [+ mask]) V becomes
+// one flash-attention kernel: an scf.forall over (batch dims of the scores,
+// blocks of 64 queries) with an scf.for over blocks of keys carrying the
+// online-softmax state. The forall is the group's root (axf.kernel: tile-and-
+// fuse leaves it alone); every linalg op inside carries the group too. The
+// [Sq, Sk] score matrix is never materialised.
+
+// torch-mlir's form for [B=1, H=2, S=256, D=16]: heads collapsed around
+// batch_matmul, K^T by a 4-D transpose, the scores expanded back to 4-D for
+// the scale (divf by sqrt(D)), the [S, S] mask add and the softmax (row
+// statistics kept as [1, 2, 256, 1]; sub and exp separate), P collapsed for
+// the second batch_matmul.
+// CHECK-LABEL: func.func @torch_form
+// CHECK-NOT:     tensor<2x256x256xf32>
+// CHECK-NOT:     tensor<1x2x256x256xf32>
+// CHECK:         %[[KT:.*]] = tensor.collapse_shape %{{.*}} : tensor<1x2x16x256xf32> into tensor<2x16x256xf32>
+// CHECK:         %[[V:.*]] = tensor.collapse_shape %{{.*}} : tensor<1x2x256x16xf32> into tensor<2x256x16xf32>
+// CHECK:         %[[O:.*]] = scf.forall (%[[B:.*]], %[[H:.*]], %[[QB:.*]]) in (1, 2, 4) shared_outs(%{{.*}}) -> (tensor<2x256x16xf32>) {
+// CHECK:           scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
+// CHECK:             tensor.extract_slice %[[KT]][%{{.*}}, 0, %[[J]]] [1, 16, 128]
+// CHECK:             tensor.extract_slice %[[V]][%{{.*}}, %[[J]], 0] [1, 128, 16]
+// CHECK:             tensor.extract_slice %{{.*}}[%{{.*}}, %[[J]]] [64, 128] [1, 1] : tensor<256x256xf32> to tensor<64x128xf32>
+// CHECK:             linalg.generic {{.*}} attrs = {axf.group = 0 : i64, axf.member = {{[0-9]+}} : i64}
+// CHECK:               math.fma
+// CHECK:             arith.maximumf
+// CHECK:             math.roundeven
+// CHECK:             scf.yield
+// CHECK:           arith.divf
+// CHECK:           scf.forall.in_parallel
+// The report's bytes_saved: six [2, 256, 256] f32 intermediates (scores,
+// scaled, masked, shifted, exp, probabilities) and two rows, each written
+// and read once: 2 * (6 * 524288 + 2 * 2048).
+// CHECK:         } {axf.bytes_saved = 6299648 : i64, axf.group = 0 : i64, axf.kernel, axf.member = 0 : i64, axf.pattern = "Attention"}
+// CHECK:         %[[E:.*]] = tensor.expand_shape %[[O]] {{\[\[}}0, 1], [2], [3]] output_shape [1, 2, 256, 16]
+// CHECK-NOT:     linalg.batch_matmul
+// CHECK-NOT:     math.exp
+// CHECK:         return %[[E]]
+// After bufferization no buffer holds scores of more than one [128 keys x 64
+// queries] block; scratch tiles are allocated once per query block, outside
+// the loop over key blocks.
+// BUF-LABEL: func.func @torch_form
+// BUF-NOT:     memref.alloc{{.*}}256x256xf32
+// BUF:         scf.forall
+// BUF:           memref.alloc() : memref<128x64xf32>
+// BUF:           scf.for
+// BUF-NOT:         memref.alloc
+// BUF:           memref.dealloc
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#mask = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#row = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+func.func @torch_form(%q: tensor<1x2x256x16xf32>, %k: tensor<1x2x256x16xf32>, %v: tensor<1x2x256x16xf32>,
+                      %mask: tensor<256x256xf32>) -> tensor<1x2x256x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %sqrt_d = arith.constant 4.0 : f32
+  %q3 = tensor.collapse_shape %q [[0, 1], [2], [3]] : tensor<1x2x256x16xf32> into tensor<2x256x16xf32>
+  %kt_init = tensor.empty() : tensor<1x2x16x256xf32>
+  %kt = linalg.transpose ins(%k : tensor<1x2x256x16xf32>) outs(%kt_init : tensor<1x2x16x256xf32>) permutation = [0, 1, 3, 2]
+  %k3 = tensor.collapse_shape %kt [[0, 1], [2], [3]] : tensor<1x2x16x256xf32> into tensor<2x16x256xf32>
+  %v3 = tensor.collapse_shape %v [[0, 1], [2], [3]] : tensor<1x2x256x16xf32> into tensor<2x256x16xf32>
+  %s_init = tensor.empty() : tensor<2x256x256xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<2x256x256xf32>) -> tensor<2x256x256xf32>
+  %s3 = linalg.batch_matmul ins(%q3, %k3 : tensor<2x256x16xf32>, tensor<2x16x256xf32>) outs(%s_acc : tensor<2x256x256xf32>) -> tensor<2x256x256xf32>
+  %s = tensor.expand_shape %s3 [[0, 1], [2], [3]] output_shape [1, 2, 256, 256] : tensor<2x256x256xf32> into tensor<1x2x256x256xf32>
+  %x_init = tensor.empty() : tensor<1x2x256x256xf32>
+  %scaled = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s : tensor<1x2x256x256xf32>) outs(%x_init : tensor<1x2x256x256xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.divf %a, %sqrt_d : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x256x256xf32>
+  %masked = linalg.generic {indexing_maps = [#id4, #mask, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%scaled, %mask : tensor<1x2x256x256xf32>, tensor<256x256xf32>) outs(%x_init : tensor<1x2x256x256xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x256x256xf32>
+  %row_init = tensor.empty() : tensor<1x2x256x1xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<1x2x256x1xf32>) -> tensor<1x2x256x1xf32>
+  %max = linalg.generic {indexing_maps = [#id4, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%masked : tensor<1x2x256x256xf32>) outs(%max_acc : tensor<1x2x256x1xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x256x1xf32>
+  %shifted = linalg.generic {indexing_maps = [#id4, #row, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%masked, %max : tensor<1x2x256x256xf32>, tensor<1x2x256x1xf32>) outs(%x_init : tensor<1x2x256x256xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.subf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x256x256xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%shifted : tensor<1x2x256x256xf32>) outs(%x_init : tensor<1x2x256x256xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x256x256xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<1x2x256x1xf32>) -> tensor<1x2x256x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%exp : tensor<1x2x256x256xf32>) outs(%sum_acc : tensor<1x2x256x1xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x256x1xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #row, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%exp, %sum : tensor<1x2x256x256xf32>, tensor<1x2x256x1xf32>) outs(%x_init : tensor<1x2x256x256xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x256x256xf32>
+  %p3 = tensor.collapse_shape %p [[0, 1], [2], [3]] : tensor<1x2x256x256xf32> into tensor<2x256x256xf32>
+  %o_init = tensor.empty() : tensor<2x256x16xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<2x256x16xf32>) -> tensor<2x256x16xf32>
+  %o3 = linalg.batch_matmul ins(%p3, %v3 : tensor<2x256x256xf32>, tensor<2x256x16xf32>) outs(%o_acc : tensor<2x256x16xf32>) -> tensor<2x256x16xf32>
+  %o = tensor.expand_shape %o3 [[0, 1], [2], [3]] output_shape [1, 2, 256, 16] : tensor<2x256x16xf32> into tensor<1x2x256x16xf32>
+  return %o : tensor<1x2x256x16xf32>
+}
+
+// -----
+
+// One head, 2-D: K^T by a 2-D linalg.transpose (the kernel reads K itself,
+// the transpose is gone), scale and mask in one generic (x * 0.25 + m),
+// exp(x - max) in one generic, row statistics rank-reduced.
+// CHECK-LABEL: func.func @single_head
+// CHECK-NOT:     linalg.transpose
+// CHECK:         %[[O:.*]] = scf.forall (%[[QB:.*]]) in (1) shared_outs(%{{.*}}) -> (tensor<64x16xf32>) {
+// CHECK:           scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
+// CHECK:             tensor.extract_slice %arg1[%[[J]], 0] [64, 16] [1, 1] : tensor<64x16xf32> to tensor<64x16xf32>
+// CHECK:         } {axf.bytes_saved = 132096 : i64, axf.group = 0 : i64, axf.kernel, axf.member = 0 : i64, axf.pattern = "Attention"}
+// CHECK-NOT:     linalg.matmul
+// CHECK:         return %[[O]]
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#r = affine_map<(d0, d1) -> (d0)>
+func.func @single_head(%q: tensor<64x16xf32>, %k: tensor<64x16xf32>, %v: tensor<64x16xf32>,
+                       %mask: tensor<64x64xf32>) -> tensor<64x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %c = arith.constant 0.25 : f32
+  %kt_init = tensor.empty() : tensor<16x64xf32>
+  %kt = linalg.transpose ins(%k : tensor<64x16xf32>) outs(%kt_init : tensor<16x64xf32>) permutation = [1, 0]
+  %s_init = tensor.empty() : tensor<64x64xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %s = linalg.matmul ins(%q, %kt : tensor<64x16xf32>, tensor<16x64xf32>) outs(%s_acc : tensor<64x64xf32>) -> tensor<64x64xf32>
+  %x = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %mask : tensor<64x64xf32>, tensor<64x64xf32>) outs(%s_init : tensor<64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %t = arith.mulf %a, %c : f32
+    %r = arith.addf %t, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<64x64xf32>
+  %row_init = tensor.empty() : tensor<64xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<64xf32>) -> tensor<64xf32>
+  %max = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<64x64xf32>) outs(%max_acc : tensor<64xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<64xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : tensor<64x64xf32>, tensor<64xf32>) outs(%s_init : tensor<64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<64x64xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<64xf32>) -> tensor<64xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<64x64xf32>) outs(%sum_acc : tensor<64xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<64xf32>
+  %p = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<64x64xf32>, tensor<64xf32>) outs(%s_init : tensor<64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<64x64xf32>
+  %o_init = tensor.empty() : tensor<64x16xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<64x16xf32>) -> tensor<64x16xf32>
+  %o = linalg.matmul ins(%p, %v : tensor<64x64xf32>, tensor<64x16xf32>) outs(%o_acc : tensor<64x16xf32>) -> tensor<64x16xf32>
+  return %o : tensor<64x16xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#r = affine_map<(d0, d1) -> (d0)>
+// Negative: the probabilities are also returned, so the score matrix
+// must exist; nothing is rewritten. The near miss is on the division.
+// CHECK-LABEL: func.func @probabilities_returned
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.generic {{.*}}axf.near_miss = ["Attention: attention probabilities have a second user outside the group (the score matrix must be materialised)"]
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.matmul
+// CHECK:         return %{{.*}}, %{{.*}}
+func.func @probabilities_returned(%q: tensor<32x8xf32>, %k: tensor<32x8xf32>, %v: tensor<32x8xf32>, %mask: tensor<32x32xf32>) -> (tensor<32x8xf32>, tensor<32x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %c = arith.constant 0.353553385 : f32
+  %kt_init = tensor.empty() : tensor<8x32xf32>
+  %kt = linalg.transpose ins(%k : tensor<32x8xf32>) outs(%kt_init : tensor<8x32xf32>) permutation = [1, 0]
+  %s_init = tensor.empty() : tensor<32x32xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %s = linalg.matmul ins(%q, %kt : tensor<32x8xf32>, tensor<8x32xf32>) outs(%s_acc : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %x = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %mask : tensor<32x32xf32>, tensor<32x32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %t = arith.mulf %a, %c : f32
+    %r = arith.addf %t, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %row_init = tensor.empty() : tensor<32xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<32xf32>) -> tensor<32xf32>
+  %max = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<32x32xf32>) outs(%max_acc : tensor<32xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : tensor<32x32xf32>, tensor<32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<32xf32>) -> tensor<32xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<32x32xf32>) outs(%sum_acc : tensor<32xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32xf32>
+  %p = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<32x32xf32>, tensor<32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %o_init = tensor.empty() : tensor<32x8xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<32x8xf32>) -> tensor<32x8xf32>
+  %o = linalg.matmul ins(%p, %v : tensor<32x32xf32>, tensor<32x8xf32>) outs(%o_acc : tensor<32x8xf32>) -> tensor<32x8xf32>
+  return %o, %p : tensor<32x8xf32>, tensor<32x32xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#r = affine_map<(d0, d1) -> (d0)>
+#rel = affine_map<(d0, d1) -> (d0 + d1)>
+// Negative: a bias read at i + j (relative positions) is not a broadcast of
+// the score indices: the kernel cannot slice it per block.
+// CHECK-LABEL: func.func @relative_position_bias
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.generic {{.*}}axf.near_miss = ["Attention: mask is not broadcastable to the score matrix"]
+// CHECK-NOT:     axf.kernel
+func.func @relative_position_bias(%q: tensor<32x8xf32>, %k: tensor<32x8xf32>, %v: tensor<32x8xf32>, %mask: tensor<63xf32>) -> (tensor<32x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %c = arith.constant 0.353553385 : f32
+  %kt_init = tensor.empty() : tensor<8x32xf32>
+  %kt = linalg.transpose ins(%k : tensor<32x8xf32>) outs(%kt_init : tensor<8x32xf32>) permutation = [1, 0]
+  %s_init = tensor.empty() : tensor<32x32xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %s = linalg.matmul ins(%q, %kt : tensor<32x8xf32>, tensor<8x32xf32>) outs(%s_acc : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %x = linalg.generic {indexing_maps = [#id, #rel, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %mask : tensor<32x32xf32>, tensor<63xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %t = arith.mulf %a, %c : f32
+    %r = arith.addf %t, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %row_init = tensor.empty() : tensor<32xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<32xf32>) -> tensor<32xf32>
+  %max = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<32x32xf32>) outs(%max_acc : tensor<32xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : tensor<32x32xf32>, tensor<32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<32xf32>) -> tensor<32xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<32x32xf32>) outs(%sum_acc : tensor<32xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32xf32>
+  %p = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<32x32xf32>, tensor<32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %o_init = tensor.empty() : tensor<32x8xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<32x8xf32>) -> tensor<32x8xf32>
+  %o = linalg.matmul ins(%p, %v : tensor<32x32xf32>, tensor<32x8xf32>) outs(%o_acc : tensor<32x8xf32>) -> tensor<32x8xf32>
+  return %o : tensor<32x8xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#r = affine_map<(d0, d1) -> (d0)>
+// Negative: masked_fill with a boolean mask (select, not an additive mask).
+// CHECK-LABEL: func.func @boolean_mask
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.generic {{.*}}axf.near_miss = ["Attention: score transform is not a scale plus an additive mask"]
+// CHECK-NOT:     axf.kernel
+func.func @boolean_mask(%q: tensor<32x8xf32>, %k: tensor<32x8xf32>, %v: tensor<32x8xf32>, %mask: tensor<32x32xi1>) -> (tensor<32x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %c = arith.constant 0.353553385 : f32
+  %kt_init = tensor.empty() : tensor<8x32xf32>
+  %kt = linalg.transpose ins(%k : tensor<32x8xf32>) outs(%kt_init : tensor<8x32xf32>) permutation = [1, 0]
+  %s_init = tensor.empty() : tensor<32x32xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %s = linalg.matmul ins(%q, %kt : tensor<32x8xf32>, tensor<8x32xf32>) outs(%s_acc : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %x = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %mask : tensor<32x32xf32>, tensor<32x32xi1>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: i1, %o: f32):
+    %t = arith.mulf %a, %c : f32
+    %r = arith.select %m, %ninf, %t : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %row_init = tensor.empty() : tensor<32xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<32xf32>) -> tensor<32xf32>
+  %max = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<32x32xf32>) outs(%max_acc : tensor<32xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : tensor<32x32xf32>, tensor<32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<32xf32>) -> tensor<32xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<32x32xf32>) outs(%sum_acc : tensor<32xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32xf32>
+  %p = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<32x32xf32>, tensor<32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %o_init = tensor.empty() : tensor<32x8xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<32x8xf32>) -> tensor<32x8xf32>
+  %o = linalg.matmul ins(%p, %v : tensor<32x32xf32>, tensor<32x8xf32>) outs(%o_acc : tensor<32x8xf32>) -> tensor<32x8xf32>
+  return %o : tensor<32x8xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#r = affine_map<(d0, d1) -> (d0)>
+// Negative: P V accumulates into a caller's tensor instead of zeros.
+// CHECK-LABEL: func.func @accumulating_pv
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.matmul {{.*}}axf.near_miss = ["Attention: a contraction accumulates into a non-zero initial value"]
+// CHECK-NOT:     axf.kernel
+func.func @accumulating_pv(%q: tensor<32x8xf32>, %k: tensor<32x8xf32>, %v: tensor<32x8xf32>, %mask: tensor<32x32xf32>, %acc: tensor<32x8xf32>) -> (tensor<32x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %c = arith.constant 0.353553385 : f32
+  %kt_init = tensor.empty() : tensor<8x32xf32>
+  %kt = linalg.transpose ins(%k : tensor<32x8xf32>) outs(%kt_init : tensor<8x32xf32>) permutation = [1, 0]
+  %s_init = tensor.empty() : tensor<32x32xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %s = linalg.matmul ins(%q, %kt : tensor<32x8xf32>, tensor<8x32xf32>) outs(%s_acc : tensor<32x32xf32>) -> tensor<32x32xf32>
+  %x = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %mask : tensor<32x32xf32>, tensor<32x32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %t = arith.mulf %a, %c : f32
+    %r = arith.addf %t, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %row_init = tensor.empty() : tensor<32xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<32xf32>) -> tensor<32xf32>
+  %max = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<32x32xf32>) outs(%max_acc : tensor<32xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : tensor<32x32xf32>, tensor<32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<32xf32>) -> tensor<32xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<32x32xf32>) outs(%sum_acc : tensor<32xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32xf32>
+  %p = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<32x32xf32>, tensor<32xf32>) outs(%s_init : tensor<32x32xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<32x32xf32>
+  %o = linalg.matmul ins(%p, %v : tensor<32x32xf32>, tensor<32x8xf32>) outs(%acc : tensor<32x8xf32>) -> tensor<32x8xf32>
+  return %o : tensor<32x8xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#r = affine_map<(d0, d1) -> (d0)>
+// Negative: a sequence length (257, prime, > 256) with no block size.
+// CHECK-LABEL: func.func @prime_length
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.matmul {{.*}}axf.near_miss = ["Attention: sequence length 257 has no block size that divides it"]
+// CHECK-NOT:     axf.kernel
+func.func @prime_length(%q: tensor<257x8xf32>, %k: tensor<257x8xf32>, %v: tensor<257x8xf32>, %mask: tensor<257x257xf32>) -> (tensor<257x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %c = arith.constant 0.353553385 : f32
+  %kt_init = tensor.empty() : tensor<8x257xf32>
+  %kt = linalg.transpose ins(%k : tensor<257x8xf32>) outs(%kt_init : tensor<8x257xf32>) permutation = [1, 0]
+  %s_init = tensor.empty() : tensor<257x257xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<257x257xf32>) -> tensor<257x257xf32>
+  %s = linalg.matmul ins(%q, %kt : tensor<257x8xf32>, tensor<8x257xf32>) outs(%s_acc : tensor<257x257xf32>) -> tensor<257x257xf32>
+  %x = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %mask : tensor<257x257xf32>, tensor<257x257xf32>) outs(%s_init : tensor<257x257xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %t = arith.mulf %a, %c : f32
+    %r = arith.addf %t, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<257x257xf32>
+  %row_init = tensor.empty() : tensor<257xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<257xf32>) -> tensor<257xf32>
+  %max = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<257x257xf32>) outs(%max_acc : tensor<257xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<257xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : tensor<257x257xf32>, tensor<257xf32>) outs(%s_init : tensor<257x257xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<257x257xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<257xf32>) -> tensor<257xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<257x257xf32>) outs(%sum_acc : tensor<257xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<257xf32>
+  %p = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<257x257xf32>, tensor<257xf32>) outs(%s_init : tensor<257x257xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<257x257xf32>
+  %o_init = tensor.empty() : tensor<257x8xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<257x8xf32>) -> tensor<257x8xf32>
+  %o = linalg.matmul ins(%p, %v : tensor<257x257xf32>, tensor<257x8xf32>) outs(%o_acc : tensor<257x8xf32>) -> tensor<257x8xf32>
+  return %o : tensor<257x8xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#r = affine_map<(d0, d1) -> (d0)>
+// Negative: dynamic sequence length (the kernel is generated per shape).
+// CHECK-LABEL: func.func @dynamic
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.matmul {{.*}}axf.near_miss = ["Attention: dynamic shapes are not handled (the kernel is generated for static sizes)"]
+// CHECK-NOT:     axf.kernel
+func.func @dynamic(%q: tensor<?x8xf32>, %k: tensor<?x8xf32>, %v: tensor<?x8xf32>, %mask: tensor<?x?xf32>) -> (tensor<?x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %c = arith.constant 0.353553385 : f32
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %q, %c0 : tensor<?x8xf32>
+  %kt_init = tensor.empty(%n) : tensor<8x?xf32>
+  %kt = linalg.transpose ins(%k : tensor<?x8xf32>) outs(%kt_init : tensor<8x?xf32>) permutation = [1, 0]
+  %s_init = tensor.empty(%n, %n) : tensor<?x?xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<?x?xf32>) -> tensor<?x?xf32>
+  %s = linalg.matmul ins(%q, %kt : tensor<?x8xf32>, tensor<8x?xf32>) outs(%s_acc : tensor<?x?xf32>) -> tensor<?x?xf32>
+  %x = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s, %mask : tensor<?x?xf32>, tensor<?x?xf32>) outs(%s_init : tensor<?x?xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %t = arith.mulf %a, %c : f32
+    %r = arith.addf %t, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?xf32>
+  %row_init = tensor.empty(%n) : tensor<?xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<?xf32>) -> tensor<?xf32>
+  %max = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<?x?xf32>) outs(%max_acc : tensor<?xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : tensor<?x?xf32>, tensor<?xf32>) outs(%s_init : tensor<?x?xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<?xf32>) -> tensor<?xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #r], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<?x?xf32>) outs(%sum_acc : tensor<?xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?xf32>
+  %p = linalg.generic {indexing_maps = [#id, #r, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%exp, %sum : tensor<?x?xf32>, tensor<?xf32>) outs(%s_init : tensor<?x?xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?xf32>
+  %o_init = tensor.empty(%n) : tensor<?x8xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<?x8xf32>) -> tensor<?x8xf32>
+  %o = linalg.matmul ins(%p, %v : tensor<?x?xf32>, tensor<?x8xf32>) outs(%o_acc : tensor<?x8xf32>) -> tensor<?x8xf32>
+  return %o : tensor<?x8xf32>
+}
