@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import re
 
-_FILE_LOC = re.compile(r'loc\("([^"]*)":(\d+):(\d+)')
+_FILE_LOC = re.compile(r'"([^"]*)":(\d+):(\d+)')
 
 
 def format_location(loc, stdin_name: str = "<input>") -> str:
     """``file:line:col`` of the first file location in ``loc``; ``stdin_name``
     names text parsed from a string (MLIR calls it "-")."""
     text = str(loc)
-    match = _FILE_LOC.search(text)
-    if not match:
+    matches = _FILE_LOC.findall(text)
+    if not matches:
         return text
-    name = stdin_name if match.group(1) == "-" else match.group(1)
-    return f"{name}:{match.group(2)}:{match.group(3)}"
+    file, line, col = matches[0]
+    name = stdin_name if file == "-" else file
+    more = f" (+{len(matches) - 1} fused)" if text.startswith("loc(fused") and \
+        len(matches) > 1 else ""
+    return f"{name}:{line}:{col}{more}"
 
 
 def format_diagnostics(diagnostics, stdin_name: str = "<input>") -> list[str]:
