@@ -140,7 +140,38 @@ def _uniform(rng, bound: float, shape, dtype) -> np.ndarray:
 
 # -- FusedLinear -------------------------------------------------------------------
 
-class FusedLinear(_Layer):
+class _Weighted:
+    """``weight`` and ``bias`` parameters checked against the layer's
+    ``weight_shape`` and ``bias_shape``; new values need no recompile (they
+    are run-time arguments of the compiled kernel)."""
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self._weight
+
+    @weight.setter
+    def weight(self, value) -> None:
+        self._weight = _param(value, self.weight_shape, self.dtype,
+                              f"{type(self).__name__}.weight")
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self._bias
+
+    @bias.setter
+    def bias(self, value) -> None:
+        if self._bias is None:
+            raise ArgumentError(f"this {type(self).__name__} was built with bias=False")
+        self._bias = _param(value, self.bias_shape, self.dtype, f"{type(self).__name__}.bias")
+
+    def load(self, weight, bias=None):
+        self.weight = weight
+        if bias is not None:
+            self.bias = bias
+        return self
+
+
+class FusedLinear(_Weighted, _Layer):
     """``y = act(x @ weight.T + bias)``, as torch ``nn.Linear`` + activation.
 
     ``weight`` [out, in] and ``bias`` [out] start like torch's (uniform in
@@ -165,29 +196,12 @@ class FusedLinear(_Layer):
         return self
 
     @property
-    def weight(self) -> np.ndarray:
-        return self._weight
-
-    @weight.setter
-    def weight(self, value) -> None:
-        self._weight = _param(value, (self.out_features, self.in_features), self.dtype,
-                              "FusedLinear.weight")
+    def weight_shape(self) -> tuple:
+        return (self.out_features, self.in_features)
 
     @property
-    def bias(self) -> np.ndarray | None:
-        return self._bias
-
-    @bias.setter
-    def bias(self, value) -> None:
-        if self._bias is None:
-            raise ArgumentError("this FusedLinear was built with bias=False")
-        self._bias = _param(value, (self.out_features,), self.dtype, "FusedLinear.bias")
-
-    def load(self, weight, bias=None) -> "FusedLinear":
-        self.weight = weight
-        if bias is not None:
-            self.bias = bias
-        return self
+    def bias_shape(self) -> tuple:
+        return (self.out_features,)
 
     def _config(self) -> tuple:
         return (self._act.value, self._bias is not None)
@@ -231,7 +245,7 @@ class FusedLinear(_Layer):
 
 # -- FusedConv ---------------------------------------------------------------------
 
-class FusedConv(_Layer):
+class FusedConv(_Weighted, _Layer):
     """2-D convolution (NCHW input, [out, in, kh, kw] weights, zero padding),
     optional inference batch-norm and activation: torch ``nn.Conv2d`` +
     ``nn.BatchNorm2d`` (eval) + activation.
@@ -279,28 +293,8 @@ class FusedConv(_Layer):
         return self
 
     @property
-    def weight(self) -> np.ndarray:
-        return self._weight
-
-    @weight.setter
-    def weight(self, value) -> None:
-        self._weight = _param(value, self.weight_shape, self.dtype, "FusedConv.weight")
-
-    @property
-    def bias(self) -> np.ndarray | None:
-        return self._bias
-
-    @bias.setter
-    def bias(self, value) -> None:
-        if self._bias is None:
-            raise ArgumentError("this FusedConv was built with bias=False")
-        self._bias = _param(value, (self.out_channels,), self.dtype, "FusedConv.bias")
-
-    def load(self, weight, bias=None) -> "FusedConv":
-        self.weight = weight
-        if bias is not None:
-            self.bias = bias
-        return self
+    def bias_shape(self) -> tuple:
+        return (self.out_channels,)
 
     def _config(self) -> tuple:
         bn = None if self._bn is None else \
