@@ -14,7 +14,11 @@ def format_location(loc, stdin_name: str = "<input>") -> str:
     matches = _FILE_LOC.findall(text)
     if not matches:
         return text
-    file, line, col = matches[0]
+    # A callsite location lists the innermost frame first (torch's
+    # linear.py); the model's own frame, outside installed packages, is the
+    # one a user wants to see.
+    own = [m for m in matches if "-packages/" not in m[0]]
+    file, line, col = own[0] if own else matches[0]
     name = stdin_name if file == "-" else file
     more = f" (+{len(matches) - 1} fused)" if text.startswith("loc(fused") and \
         len(matches) > 1 else ""

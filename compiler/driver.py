@@ -22,7 +22,7 @@ from .cache import Cache, cache_key
 from .errors import CompileError, error_from_json
 from .importer import Source
 from .pipeline import BuildContext
-from .targets import get_backend
+from .targets import Target, get_backend
 
 
 def as_source(source) -> Source:
@@ -112,18 +112,33 @@ def _options(backend, optimize: bool, patterns=None, fusion_limit: int = -1) -> 
         raise CompileError(str(exc)) from None
 
 
-def compile(source, target="cpu", *, cache: bool = True, optimize: bool = True,
-            patterns=None, fusion_limit: int = -1):
-    """Compile MLIR (linalg-on-tensors) to a ``CompiledModule``.
+def compile(source, example_inputs=None, target="cpu", *, cache: bool = True,
+            optimize: bool = True, patterns=None, fusion_limit: int = -1, dynamic: bool = True):
+    """Compile a model to a ``CompiledModule``.
 
-    ``source``: a path, MLIR text or an ``mlir.ir.Module``. ``target``: "cpu"
-    (or ``Target.CPU``). ``patterns``: the fusion patterns to apply
+    ``source``: a path, MLIR text (linalg-on-tensors) or an ``mlir.ir.Module``;
+    or a ``torch.nn.Module`` with its ``example_inputs`` (a tensor or a tuple),
+    which gives a ``TorchCompiledModule`` (``frontends/torch_fx.py``; other
+    input shapes recompile unless ``dynamic=False``). ``target``: "cpu"
+    (or ``Target.CPU``); ``compile(path, "cpu")`` also works. ``patterns``: the fusion patterns to apply
     (``FusionPattern`` members or names; default all, ``[]`` for none).
     ``optimize=False`` builds the reference lowering (no optimisation or
     fusion, ``-O0`` codegen). ``fusion_limit``: form at most that many
     groups (bisecting). Cached on disk unless ``cache=False`` or
     ``AXFUSION_NO_CACHE=1``."""
     from axfusion.runtime import load
+    from .frontends.torch_fx import TorchCompiledModule, is_torch_module
+    if isinstance(example_inputs, (str, Target)):   # compile(source, "cpu")
+        target, example_inputs = example_inputs, None
+    if is_torch_module(source):
+        if example_inputs is None:
+            raise CompileError("compiling a torch.nn.Module needs example_inputs "
+                               "(a tensor or a tuple of tensors)")
+        return TorchCompiledModule(source, example_inputs, target, patterns=patterns,
+                                   dynamic=dynamic, cache=cache)
+    if example_inputs is not None:
+        raise CompileError("example_inputs are for torch.nn.Module sources; MLIR sources "
+                           "carry their own shapes")
     backend = get_backend(target)
     src = as_source(source)
     target_json = _options(backend, optimize, patterns, fusion_limit)
