@@ -1,0 +1,1 @@
+"""Small PyTorch models (plain ``torch.nn``, no downloads) for front-end tests."""
