@@ -45,6 +45,7 @@ register_pipeline(
     "axf-memref-copy-to-linalg",
     "scf-forall-to-for",
     "func.func(convert-linalg-to-loops)",
+    "axf-widen-i1-memrefs",
     "expand-strided-metadata", "lower-affine",
     "finalize-memref-to-llvm",
     "convert-scf-to-cf",

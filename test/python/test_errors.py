@@ -332,10 +332,29 @@ func.func @forward(%x: tensor<4x8xf32>, %y: tensor<4x8xf32>) -> tensor<4x8xf32> 
 }
 """
 
+# MLIR 22's memref.store lowering asserts on i1 elements; the
+# axf-widen-i1-memrefs pass avoids that, so to see a real upstream assertion
+# the worker here runs the CPU lowering without it.
+_ASSERTING_WORKER = """
+import sys
+from axfusion.passes.registry import PIPELINES
+description, elements = PIPELINES["axf-lower-to-llvm"]
+PIPELINES["axf-lower-to-llvm"] = (
+    description, tuple(e for e in elements if e != "axf-widen-i1-memrefs"))
+from axfusion.worker import main
+sys.exit(main(sys.argv[1:]))
+"""
+
 # Runs in a child interpreter so that, should the worker shield ever break,
 # the abort takes down that child (a test failure), not the pytest process.
 _CALLER = """
-import json, sys, axfusion
+import json, subprocess, sys, axfusion
+real_run = subprocess.run
+def run(command, *args, **kwargs):
+    if command[1:3] == ["-m", "axfusion.worker"]:
+        command = [command[0], "-c", WORKER, *command[3:]]
+    return real_run(command, *args, **kwargs)
+subprocess.run = run
 try:
     axfusion.compile(sys.stdin.read(), cache=False)
     print(json.dumps({"compiled": True}))
@@ -346,7 +365,8 @@ print("caller still alive")
 
 
 def test_mlir_assertion_in_worker_becomes_compile_error():
-    proc = subprocess.run([sys.executable, "-c", _CALLER], input=I1_INTERMEDIATE,
+    caller = f"WORKER = {_ASSERTING_WORKER!r}\n" + _CALLER
+    proc = subprocess.run([sys.executable, "-c", caller], input=I1_INTERMEDIATE,
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, f"the calling process died ({proc.returncode}):\n{proc.stderr}"
     lines = proc.stdout.splitlines()
@@ -362,6 +382,13 @@ def test_mlir_assertion_in_worker_becomes_compile_error():
     with open(error["saved_ir"]) as f:
         assert "memref<4x8xi1>" in f.read()
     assert error["repro"] == f"axfusion-opt --axf-lower-to-llvm {error['saved_ir']}"
+
+
+def test_i1_intermediates_compile(rng):
+    """The same IR compiles with the full pipeline (i1 buffers stored as i8)."""
+    mod = compile_ir(I1_INTERMEDIATE)
+    x, y = (rng.standard_normal((4, 8)).astype(np.float32) for _ in range(2))
+    np.testing.assert_array_equal(mod.forward(x, y), np.where(x > y, x, y))
 
 
 def test_worker_killed_by_signal_is_a_compile_error(monkeypatch):

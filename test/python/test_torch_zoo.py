@@ -65,14 +65,9 @@ WANTED = {
                    "look through"),
 }
 
-# Models that do not compile yet: every test that compiles them is a strict
-# xfail, so it turns red when they start compiling (then check DETECTED).
-_I1_CRASH = pytest.mark.xfail(
-    raises=axfusion.CompileError, strict=True,
-    reason="an i1 tensor between two ops (the ignore_index mask of nll_loss, "
-           "_safe_softmax's all-masked row test) aborts MemRefToLLVM's "
-           "memref.store lowering (integralElementType.getWidth() >= 8)")
-BROKEN = {"transformer_mha": _I1_CRASH, "classifier": _I1_CRASH}
+# Models that do not compile yet (none today): every test that compiles one
+# would be a strict xfail, turning red when it starts compiling.
+BROKEN: dict = {}
 
 
 def _models(names=DETECTED):
