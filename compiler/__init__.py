@@ -16,10 +16,11 @@ from .optimizer import Activation, FusionOptimizer, FusionPattern, optimize_grap
 from .report import DetectedPattern, FusionReport  # noqa: E402
 from .layers import FusedAttention, FusedConv, FusedElementwise, FusedLinear  # noqa: E402
 from .bisect import BisectResult, bisect  # noqa: E402
+from .frontends.explain import explain  # noqa: E402
 
 __all__ = ["compile", "compile_to", "emit", "load", "CompiledModule", "CompiledFunction",
            "Target", "optimize_graph", "FusionOptimizer", "FusionPattern", "Activation",
-           "DetectedPattern", "FusionReport", "bisect", "BisectResult",
+           "DetectedPattern", "FusionReport", "bisect", "BisectResult", "explain",
            "FusedLinear", "FusedConv", "FusedElementwise", "FusedAttention",
            "AxfusionError", "CompileError", "ArgumentError", "ToolchainError",
            "TargetError", "__version__"]

@@ -28,11 +28,17 @@ def single_user(value: ir.Value):
 
 
 def inputs(op) -> list[ir.Value]:
-    return list(op.operation.opview.inputs)
+    view = op.operation.opview
+    if hasattr(view, "inputs"):
+        return list(view.inputs)
+    return [view.input]  # linalg.broadcast, linalg.transpose
 
 
 def outputs(op) -> list[ir.Value]:
-    return list(op.operation.opview.outputs)
+    view = op.operation.opview
+    if hasattr(view, "outputs"):
+        return list(view.outputs)
+    return [view.init]   # linalg.broadcast, linalg.transpose
 
 
 def iterator_types(op) -> list[str]:

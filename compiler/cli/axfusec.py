@@ -6,6 +6,8 @@
     axfusec model.mlir --emit=llvm-ir           # stop early and print
     axfusec model.mlir --report                 # fusion groups and near misses
     axfusec model.mlir --bisect                 # which fusion group breaks the numbers?
+    axfusec model.py:make_model --example-shape 8,3,32,32 --run   # a PyTorch model:
+                                                # --run/--bench against PyTorch eager
 
 Exit status: 0 success; 1 compile error (or artifact for another CPU);
 2 bad command line; 3 ``--run`` found an error above ``--rtol``, or
@@ -23,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
                                 "to a native kernel library, and run or time it.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("input", help="model .mlir file ('-' reads standard input)")
+    p.add_argument("input", help="model .mlir file ('-' reads standard input), or a Python "
+                   "file and the function or class in it that returns an nn.Module: "
+                   "model.py:make_model")
     p.add_argument("--target", default="cpu", help="cpu (default) or cuda")
     p.add_argument("-o", dest="output", help="write the artifact folder here")
     p.add_argument("--emit", choices=["linalg", "llvm-dialect", "llvm-ir", "asm"],
@@ -51,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
                         "1e-4 for --bisect)")
     p.add_argument("--seed", type=int, default=None, help="seed for --run/--bench inputs")
     p.add_argument("--repeats", type=int, default=21, help="--bench samples per build")
+    p.add_argument("--example-shape", action="append", metavar="SHAPE",
+                   help="Python models: the shape of an input, e.g. 8,3,32,32 (once per input)")
+    p.add_argument("--example-dtype", action="append", metavar="DTYPE",
+                   help="Python models: torch dtype of the inputs (default float32; once for "
+                        "all, or once per input)")
     return p
 
 
@@ -103,12 +112,20 @@ def _patterns(text: str):
 def main(argv: list[str] | None = None) -> int:
     import axfusion
     from axfusion.errors import AxfusionError, ToolchainError
+    from axfusion.frontends import pyfile
 
     args = _parser().parse_args(argv)
+    python_model = pyfile.is_model_file(args.input)
+    if not python_model and (args.example_shape or args.example_dtype):
+        print("axfusec: error: --example-shape/--example-dtype are for Python model files; "
+              "an .mlir file carries its own shapes", file=sys.stderr)
+        return 2
     source = sys.stdin.read() if args.input == "-" else args.input
     _check.rtol = 1e-5 if args.rtol is None else args.rtol
     patterns = _patterns(args.patterns)
     try:
+        if python_model:
+            return pyfile.run(args, patterns)
         if args.bisect:
             result = axfusion.bisect(source, args.target, patterns=patterns,
                                      rtol=1e-4 if args.rtol is None else args.rtol,
@@ -150,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.bench:
                 _bench(module, reference, args.seed, args.repeats)
         return 0
+    except pyfile.ModelFileError as exc:
+        print(f"axfusec: error: {exc}", file=sys.stderr)
+        return 2
     except ToolchainError as exc:
         print(f"axfusec: error: {exc}", file=sys.stderr)
         return 4
