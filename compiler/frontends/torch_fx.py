@@ -47,12 +47,22 @@ def import_module(model, example_inputs: tuple) -> str:
     if model.training:
         raise CompileError("the model is in training mode; axfusion compiles inference: "
                            "call model.eval() first")
+    import torch
     try:
-        module = fx.export_and_import(model, *example_inputs, output_type="torch",
-                                      func_name="forward")
+        program = torch.export.export(model, tuple(example_inputs))
     except Exception as exc:  # torch.export refused the model
         raise CompileError(f"torch.export could not capture the model: "
                            f"{str(exc).strip().splitlines()[0]}", stage="import") from None
+    # Decomposed (and so functionalised) here, so the signature shows writes.
+    program = program.run_decompositions(fx.get_decomposition_table())
+    signature = program.graph_signature
+    mutated = list(signature.buffers_to_mutate.values()) + \
+        list(signature.user_inputs_to_mutate.values())
+    if mutated:
+        raise CompileError(f"the model writes to {', '.join(mutated)} in forward(); axfusion "
+                           "compiles pure functions (the write would be lost)", stage="import")
+    module = fx.export_and_import(program, output_type="torch", func_name="forward",
+                                  decomposition_table={})
     # Lower to linalg with torch-mlir's pipeline, keeping its diagnostics
     # (which name the op that failed to legalize and its Python line).
     diagnostics: list = []

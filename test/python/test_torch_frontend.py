@@ -108,3 +108,18 @@ def test_training_mode_and_missing_inputs_are_refused():
         axfusion.compile(TwoHeads().train(), torch.randn(8, 24))
     with pytest.raises(axfusion.CompileError, match="example_inputs"):
         axfusion.compile(TwoHeads().eval())
+
+
+class Counter(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(3))
+
+    def forward(self, x):
+        self.calls.add_(1)                 # state the compiled function would drop
+        return x + self.calls
+
+
+def test_buffer_mutation_is_refused():
+    with pytest.raises(axfusion.CompileError, match="writes to calls"):
+        axfusion.compile(Counter().eval(), torch.randn(3))
