@@ -215,6 +215,15 @@ class FusionReport:
         tmp.write_text(text)
         tmp.replace(path)
 
+    def show(self, table: bool = False, json_path=None, dot_path=None) -> None:
+        """What ``axfusec --report/--report-json/--report-dot`` ask for."""
+        if table:
+            print(self)
+        for path, text in ((json_path, self.to_json), (dot_path, self.to_dot)):
+            if path:
+                with open(path, "w") as f:
+                    f.write(text())
+
     def __str__(self) -> str:
         return format_table(self.data)
 

@@ -150,15 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             module = axfusion.compile(source, args.target, cache=not args.no_cache,
                                       patterns=patterns)
         print(module)
-        report = module.report()
-        if args.report:
-            print(report)
-        if args.report_json:
-            with open(args.report_json, "w") as f:
-                f.write(report.to_json())
-        if args.report_dot:
-            with open(args.report_dot, "w") as f:
-                f.write(report.to_dot())
+        module.report().show(args.report, args.report_json, args.report_dot)
         if args.run or args.bench:
             reference = axfusion.compile(source, args.target, cache=not args.no_cache,
                                          optimize=False)

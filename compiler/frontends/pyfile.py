@@ -201,15 +201,7 @@ def run(args, patterns) -> int:
                                         patterns=patterns, dynamic=False)
         print(torch_module)
         module = torch_module.compiled
-    report = module.report()
-    if args.report:
-        print(report)
-    if args.report_json:
-        with open(args.report_json, "w") as f:
-            f.write(report.to_json())
-    if args.report_dot:
-        with open(args.report_dot, "w") as f:
-            f.write(report.to_dot())
+    module.report().show(args.report, args.report_json, args.report_dot)
     rng = np.random.default_rng(args.seed)
     if args.run and not check(module, model, specs, rng, 1e-5 if args.rtol is None else args.rtol):
         return 3
