@@ -113,13 +113,15 @@ def _options(backend, optimize: bool, patterns=None, fusion_limit: int = -1) -> 
 
 
 def compile(source, example_inputs=None, target="cpu", *, cache: bool = True,
-            optimize: bool = True, patterns=None, fusion_limit: int = -1, dynamic: bool = True):
+            optimize: bool = True, patterns=None, fusion_limit: int = -1, dynamic: bool = True,
+            weights: str = "constants"):
     """Compile a model to a ``CompiledModule``.
 
     ``source``: a path, MLIR text (linalg-on-tensors) or an ``mlir.ir.Module``;
     or a ``torch.nn.Module`` with its ``example_inputs`` (a tensor or a tuple),
     which gives a ``TorchCompiledModule`` (``frontends/torch_fx.py``; other
-    input shapes recompile unless ``dynamic=False``). ``target``: "cpu"
+    input shapes recompile unless ``dynamic=False``; ``weights="runtime"``
+    reads parameters at every call instead of baking them in). ``target``: "cpu"
     (or ``Target.CPU``); ``compile(path, "cpu")`` also works. ``patterns``: the fusion patterns to apply
     (``FusionPattern`` members or names; default all, ``[]`` for none).
     ``optimize=False`` builds the reference lowering (no optimisation or
@@ -135,7 +137,7 @@ def compile(source, example_inputs=None, target="cpu", *, cache: bool = True,
             raise CompileError("compiling a torch.nn.Module needs example_inputs "
                                "(a tensor or a tuple of tensors)")
         return TorchCompiledModule(source, example_inputs, target, patterns=patterns,
-                                   dynamic=dynamic, cache=cache)
+                                   dynamic=dynamic, cache=cache, weights=weights)
     if example_inputs is not None:
         raise CompileError("example_inputs are for torch.nn.Module sources; MLIR sources "
                            "carry their own shapes")

@@ -143,6 +143,24 @@ def _check_dialects(text: str) -> None:
             diagnostics=[f"{where}: error: unsupported op '{name}'"])
 
 
+def _functional(model, names):
+    import torch
+
+    class Functional(torch.nn.Module):
+        """``model`` with its parameters and buffers as leading inputs."""
+
+        def __init__(self):
+            super().__init__()
+            self._model = [model]   # a list: not registered, so not exported as constants
+
+        def forward(self, *args):
+            state = dict(zip(names, args[:len(names)]))
+            return torch.func.functional_call(self._model[0], state, args[len(names):])
+
+    return Functional().eval()
+
+
+
 class TorchCompiledModule:
     """A compiled ``nn.Module``: call it like the model.
 
@@ -151,13 +169,26 @@ class TorchCompiledModule:
     refuses them with ``ArgumentError``."""
 
     def __init__(self, model, example_inputs, target="cpu", *, patterns=None,
-                 dynamic: bool = True, cache: bool = True):
+                 dynamic: bool = True, cache: bool = True, weights: str = "constants"):
+        if weights not in ("constants", "runtime"):
+            raise ArgumentError(f"weights={weights!r}: choose 'constants' (baked into the "
+                                "kernel) or 'runtime' (passed at every call)")
         self.model = model
         self.target = target
         self.dynamic = dynamic
+        self.weights = weights
+        # weights="runtime": parameters and buffers become leading arguments
+        # of the compiled function, read from the model at every call.
+        self._state = [] if weights == "constants" else \
+            [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
         self._options = {"patterns": patterns, "cache": cache}
         self._modules: dict = {}
         self._last = self._specialise(_tuple(example_inputs))
+
+    def _state_tensors(self) -> list:
+        values = dict(self.model.named_parameters())
+        values.update(self.model.named_buffers())
+        return [values[name].detach() for name in self._state]
 
     @staticmethod
     def _key(arrays) -> tuple:
@@ -171,7 +202,11 @@ class TorchCompiledModule:
                         else x for x in inputs)
         key = self._key([t.detach().cpu().numpy() for t in tensors])
         if key not in self._modules:
-            text = import_module(self.model, tensors)
+            if self._state:
+                text = import_module(_functional(self.model, self._state),
+                                     tuple(self._state_tensors()) + tensors)
+            else:
+                text = import_module(self.model, tensors)
             self._modules[key] = compile_mlir(text, self.target, **self._options)
         return self._modules[key]
 
@@ -189,7 +224,8 @@ class TorchCompiledModule:
                                     f"{key}; pass dynamic=True to compile for new shapes")
             module = self._specialise(tuple(inputs))
         self._last = module
-        out = module["forward"](*arrays)
+        state = [t.cpu().numpy() for t in self._state_tensors()]
+        out = module["forward"](*state, *arrays)
         if not as_torch:
             return out
         if isinstance(out, tuple):

@@ -123,3 +123,19 @@ class Counter(torch.nn.Module):
 def test_buffer_mutation_is_refused():
     with pytest.raises(axfusion.CompileError, match="writes to calls"):
         axfusion.compile(Counter().eval(), torch.randn(3))
+
+
+def test_runtime_weights_need_no_recompile(rng):
+    torch.manual_seed(1)
+    model = TwoHeads().eval()
+    x = torch.from_numpy(rng.standard_normal((8, 24)).astype(np.float32))
+    mod = axfusion.compile(model, x, weights="runtime")
+    assert mod.compiled.functions["forward"].args[0].shape == (16, 24)   # fc.weight first
+    assert_close(mod(x)[0].numpy(), _eager(model, x)[0].numpy(), 1e-5)
+    with torch.no_grad():
+        model.fc.weight.mul_(-2.0)
+        model.head.bias.add_(1.0)
+    assert_close(mod(x)[0].numpy(), _eager(model, x)[0].numpy(), 1e-5)
+    assert "1 specialisation" in repr(mod)
+    with pytest.raises(axfusion.ArgumentError, match="weights='bogus'"):
+        axfusion.compile(model, x, weights="bogus")
