@@ -12,6 +12,8 @@ K transposed::
     %x   = linalg.generic ins(%s4)        { divf %s, 8.0 }      // or mulf, or on Q
     %x2  = linalg.generic ins(%x, %mask)  { addf }             // optional, mask broadcast
     %max = linalg.generic ins(%x2) { maximumf }                // reduction over Sk
+    // or torch-mlir's aten.max.dim: %max:2 = { maximumf, argmax } with the i64
+    // index unused, rank-reduced, then tensor.expand_shape [.., Sq] -> [.., Sq, 1]
     %e   = linalg.generic ins(%x2, %max) { exp(subf) }          // or sub, then exp
     %sum = linalg.generic ins(%e) { addf }                      // into a zero fill
     %p   = linalg.generic ins(%e, %sum) { divf }
@@ -61,7 +63,7 @@ from axfusion._mlir import ir
 from axfusion.dialects import fusion_allowed, in_group, note_near_miss, tag_group
 
 from . import match
-from .activations import evaluate
+from .activations import _BINARY, _CMP, _UNARY, _constant, evaluate
 from .attention_kernel import KernelSpec, block_size, kernel_text
 from .fusion import FusionPattern, register_fusion
 
@@ -261,14 +263,111 @@ def _walk_scores(c1):
     return value, chain, expand
 
 
+def _max_argmax(op, x: ir.Value) -> bool:
+    """torch-mlir's ``aten.max.dim``: a two-result generic reducing ``x`` along
+    the last dim into a rank-reduced max (from -inf) and an i64 argmax index
+    that nothing uses. The max result's body must not read the index."""
+    if not _is(op, "linalg.generic") or len(op.results) != 2 or match.inputs(op) != [x]:
+        return False
+    if len(match.users(op.results[1])) != 0:
+        return False
+    iters = match.iterator_types(op)
+    if iters != ["parallel"] * (len(iters) - 1) + ["reduction"]:
+        return False
+    maps = match.indexing_maps(op)
+    n = maps[0].n_dims - 1
+    if len(maps) != 3 or not _identity(maps[0]) or \
+            any(_dims(m) != list(range(n)) for m in maps[1:]):
+        return False
+    if not str(ir.RankedTensorType(op.results[1].type).element_type).startswith("i"):
+        return False
+    got = _first_result(op, [_X, _Y])
+    return _lowest_fill(op) and got is not None and _close(got, np.maximum(_X, _Y))
+
+
+def _first_result(op, args) -> np.ndarray | None:
+    """The first yielded value of ``op``'s body on ``args`` (the input and the
+    first output's old value), or None. The other block arguments (the argmax
+    accumulator) and the results of ops the interpreter does not know
+    (``linalg.index``, the index casts) are opaque: the value is None if it
+    depends on any of them."""
+    block = op.operation.regions[0].blocks[0]
+    opaque = object()
+    env = {}
+    for k, arg in enumerate(block.arguments):
+        env[arg] = np.asarray(args[k], np.float64) * np.ones_like(_X) \
+            if k < len(args) else opaque
+
+    def get(value):
+        if value in env:
+            return env[value]
+        owner = value.owner
+        if not isinstance(owner, ir.Block) and owner.name == "arith.constant":
+            try:
+                return np.full_like(_X, _constant(owner.operation))
+            except Exception:
+                return opaque
+        return opaque
+
+    with np.errstate(all="ignore"):
+        for inner in block.operations:
+            inner = inner.operation
+            n = inner.name
+            if n == "linalg.yield":
+                got = get(inner.operands[0])
+                return None if got is opaque else got
+            vals = [get(v) for v in inner.operands]
+            known = all(v is not opaque for v in vals)
+            result = opaque
+            if known and n in _BINARY:
+                result = _BINARY[n](vals[0], vals[1])
+            elif known and n in _UNARY:
+                result = _UNARY[n](vals[0])
+            elif known and n == "arith.constant":
+                result = np.full_like(_X, _constant(inner))
+            elif known and n == "arith.cmpf":
+                pred = ir.IntegerAttr(inner.attributes["predicate"]).value
+                if pred in _CMP:
+                    result = _CMP[pred](vals[0], vals[1])
+            elif known and n == "arith.select":
+                result = np.where(vals[0], vals[1], vals[2])
+            for r in inner.results:
+                env[r] = result
+    return None
+
+
+def _unit_expand(value: ir.Value):
+    """The single user of ``value`` when it is a ``tensor.expand_shape``
+    appending a unit last dim ([..., S] -> [..., S, 1]), else None."""
+    user = match.single_user(value)
+    if not _is(user, "tensor.expand_shape"):
+        return None
+    src, dst = _shape(value), _shape(user.results[0])
+    if len(dst) != len(src) + 1 or dst != src + [1]:
+        return None
+    reassoc = [[ir.IntegerAttr(d).value for d in group]
+               for group in ir.ArrayAttr(user.operation.attributes["reassociation"])]
+    n = len(src)
+    return user if reassoc == [[i] for i in range(n - 1)] + [[n - 1, n]] else None
+
+
 def _softmax(x: ir.Value):
-    """The softmax ops reading ``x``: (max, [sub/exp ops], sum, div), or None."""
-    maxes = [u for u in match.users(x) if _row_reduction(u, x) and _lowest_fill(u) and
-             _close(_body(u, [_X, _Y]), np.maximum(_X, _Y))]
+    """The softmax ops reading ``x``: (max, expand, [sub/exp ops], sum, div),
+    or None. The max is a single-result row reduction, or torch-mlir's
+    max-with-argmax whose index result is unused; its row result may reach
+    the subtraction through an expand_shape appending a unit dim (expand is
+    that op, else None)."""
+    maxes = [u for u in match.users(x) if (_row_reduction(u, x) and _lowest_fill(u) and
+             _close(_body(u, [_X, _Y]), np.maximum(_X, _Y))) or _max_argmax(u, x)]
     if len(maxes) != 1:
         return None
     mx = maxes[0]
     m = mx.results[0]
+    expand = None
+    if ir.RankedTensorType(m.type).rank == ir.RankedTensorType(x.type).rank - 1:
+        expand = _unit_expand(m)
+        if expand is not None:
+            m = expand.results[0]
     g1 = match.single_user(m)
     if g1 is None or not _row_op(g1, x, m):
         return None
@@ -295,7 +394,7 @@ def _softmax(x: ir.Value):
     y = np.abs(_Y) + 0.5
     if not _close(_row_body(div, e, s, _X, y), _X / y):
         return None
-    return mx, exps, sm, div
+    return mx, expand, exps, sm, div
 
 
 def _row_op(op, x: ir.Value, row: ir.Value) -> bool:
@@ -345,7 +444,7 @@ def analyse(c1) -> Core | None:
     soft = _softmax(x)
     if soft is None:
         return None
-    mx, exps, sm, div = soft
+    mx, max_expand, exps, sm, div = soft
     p = div.results[0]
     c2, collapse = _find_c2(p)
     roles2 = _contraction_roles(c2) if c2 is not None else None
@@ -359,6 +458,8 @@ def analyse(c1) -> Core | None:
         raise _Refuse(mx, SCORES_SECOND_USER)
     e = exps[-1].results[0]
     if _ops(match.users(e)) != _ops([sm, div]) or len(match.users(mx.results[0])) != 1 \
+            or any(len(match.users(r)) for r in list(mx.results)[1:]) or \
+            (max_expand is not None and len(match.users(max_expand.results[0])) != 1) \
             or len(match.users(sm.results[0])) != 1 or \
             (len(exps) == 2 and len(match.users(exps[0].results[0])) != 1):
         raise _Refuse(div, SOFTMAX_SECOND_USER)
@@ -375,13 +476,25 @@ def analyse(c1) -> Core | None:
         raise _Refuse(c1 if fill1 is None else c2,
                       "a contraction accumulates into a non-zero initial value")
     core.ops = [fill1, c1] + ([expand] if expand else []) + chain + \
-        [_producer_fill(mx), mx] + exps + [_producer_fill(sm), sm, div] + \
+        _producer_fills(mx) + [mx] + ([max_expand] if max_expand else []) + exps + \
+        [_producer_fill(sm), sm, div] + \
         ([collapse] if collapse else []) + [fill2, c2]
     core.ops = [op for op in core.ops if op is not None]
     core.k_layout, core.batched = k_layout, batched
     core.sources = {"q": chain[0] if chain else c1, "scores": c1, "max": mx, "exp": exps[-1],
                     "sum": sm, "div": div, "pv": c2, "mask": core.mask_op or c1}
     return core
+
+
+def _producer_fills(op) -> list:
+    """The fills initialising each of ``op``'s outputs (the max, and the
+    argmax index of a two-result max)."""
+    fills = []
+    for out in match.outputs(op):
+        fill = match.producer(out)
+        if _is(fill, "linalg.fill"):
+            fills.append(fill)
+    return fills
 
 
 def _producer_fill(op):

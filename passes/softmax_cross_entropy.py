@@ -220,17 +220,35 @@ def _backward_slice(end, stops: list, block) -> tuple[list, list]:
     return ordered, leaves
 
 
+def _through_unit_reshapes(value):
+    """``value`` before any ``tensor.expand_shape``/``collapse_shape`` that
+    only adds or removes unit dims (torch-mlir's ``nll_loss_forward`` gathers
+    through ``[N] -> [N, 1]``); ``value`` itself when there is none."""
+    while not isinstance(value.owner, ir.Block) and \
+            value.owner.name in ("tensor.expand_shape", "tensor.collapse_shape"):
+        source = value.owner.operands[0]
+        if not all(isinstance(t, ir.RankedTensorType) and
+                   ir.RankedTensorType(t).has_static_shape for t in (source.type, value.type)):
+            break
+        if [d for d in source.type.shape if d != 1] != [d for d in value.type.shape if d != 1]:
+            break
+        value = source
+    return value
+
+
 def _label_source(value, block):
     """The tensor the gathered labels are computed from (torch's own
-    decomposition gathers ``labels * (labels != ignore)``): the one rank-1
-    tensor ``value`` is made from, or ``value`` itself."""
+    decomposition gathers ``labels * (labels != ignore)``), looking through
+    reshapes that only add or remove unit dims: the one rank-1 tensor
+    ``value`` is made from, or ``value`` itself (or before such reshapes)."""
+    value = _through_unit_reshapes(value)
     owner = value.owner
     if isinstance(owner, ir.Block) or owner.name != "linalg.generic":
         return value
     _, leaves = _backward_slice(owner, [], block)
     if len(leaves) == 1 and leaves[0].type.shape == value.type.shape and \
             isinstance(leaves[0].type.element_type, ir.IntegerType):
-        return leaves[0]
+        return _through_unit_reshapes(leaves[0])
     return value
 
 

@@ -544,3 +544,88 @@ func.func @dynamic(%q: tensor<?x8xf32>, %k: tensor<?x8xf32>, %v: tensor<?x8xf32>
   %o = linalg.matmul ins(%p, %v : tensor<?x?xf32>, tensor<?x8xf32>) outs(%o_acc : tensor<?x8xf32>) -> tensor<?x8xf32>
   return %o : tensor<?x8xf32>
 }
+
+// -----
+
+// torch-mlir's softmax from aten._softmax decomposed through aten.max.dim:
+// the max is a two-result generic (maximumf plus an argmax i64 index that
+// nothing reads), rank-reduced to [1, 2, 64] and expanded to [1, 2, 64, 1]
+// for the subtraction. The whole core, the argmax and its fill included,
+// becomes the kernel.
+// CHECK-LABEL: func.func @torch_max_with_argmax
+// CHECK-NOT:     xi64>
+// CHECK-NOT:     tensor<2x64x64xf32>
+// CHECK-NOT:     tensor<1x2x64x64xf32>
+// CHECK:         %[[O:.*]] = scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 1) shared_outs(%{{.*}}) -> (tensor<2x64x16xf32>) {
+// CHECK:         } {axf.bytes_saved = {{[0-9]+}} : i64, axf.group = 0 : i64, axf.kernel, axf.member = 0 : i64, axf.pattern = "Attention"}
+// CHECK-NOT:     linalg.batch_matmul
+// CHECK-NOT:     xi64>
+// CHECK:         return %[[O]]
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#row = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+func.func @torch_max_with_argmax(%q: tensor<2x64x16xf32>, %kt: tensor<2x16x64xf32>,
+                                 %v: tensor<2x64x16xf32>) -> tensor<2x64x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %i0 = arith.constant 0 : i64
+  %d = arith.constant 4.0 : f64
+  %s_init = tensor.empty() : tensor<2x64x64xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<2x64x64xf32>) -> tensor<2x64x64xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<2x64x16xf32>, tensor<2x16x64xf32>) outs(%s_acc : tensor<2x64x64xf32>) -> tensor<2x64x64xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [1, 2, 64, 64] : tensor<2x64x64xf32> into tensor<1x2x64x64xf32>
+  %x_init = tensor.empty() : tensor<1x2x64x64xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s4 : tensor<1x2x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %t = arith.truncf %d : f64 to f32
+    %r = arith.divf %a, %t : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %idx_init = tensor.empty() : tensor<1x2x64xi64>
+  %idx_acc = linalg.fill ins(%i0 : i64) outs(%idx_init : tensor<1x2x64xi64>) -> tensor<1x2x64xi64>
+  %max_init = tensor.empty() : tensor<1x2x64xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%max_init : tensor<1x2x64xf32>) -> tensor<1x2x64xf32>
+  %max:2 = linalg.generic {indexing_maps = [#id4, #row, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : tensor<1x2x64x64xf32>) outs(%max_acc, %idx_acc : tensor<1x2x64xf32>, tensor<1x2x64xi64>) {
+  ^bb0(%a: f32, %m: f32, %i: i64):
+    %j = linalg.index 3 : index
+    %ji = arith.index_cast %j : index to i64
+    %r = arith.maximumf %a, %m : f32
+    %gt = arith.cmpf ogt, %a, %m : f32
+    %ri = arith.select %gt, %ji, %i : i64
+    linalg.yield %r, %ri : f32, i64
+  } -> (tensor<1x2x64xf32>, tensor<1x2x64xi64>)
+  %max4 = tensor.expand_shape %max#0 [[0], [1], [2, 3]] output_shape [1, 2, 64, 1] : tensor<1x2x64xf32> into tensor<1x2x64x1xf32>
+  %sub = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %max4 : tensor<1x2x64x64xf32>, tensor<1x2x64x1xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.subf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%sub : tensor<1x2x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %sum_init = tensor.empty() : tensor<1x2x64x1xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%sum_init : tensor<1x2x64x1xf32>) -> tensor<1x2x64x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%exp : tensor<1x2x64x64xf32>) outs(%sum_acc : tensor<1x2x64x1xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x1xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%exp, %sum : tensor<1x2x64x64xf32>, tensor<1x2x64x1xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %p3 = tensor.collapse_shape %p [[0, 1], [2], [3]] : tensor<1x2x64x64xf32> into tensor<2x64x64xf32>
+  %o_init = tensor.empty() : tensor<2x64x16xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<2x64x64xf32>, tensor<2x64x16xf32>) outs(%o_acc : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
+  return %o : tensor<2x64x16xf32>
+}

@@ -1020,3 +1020,169 @@ func.func @embedding(%table: tensor<1024x16xf32>, %ids: tensor<8xi64>) -> tensor
   } -> tensor<8x16xf32>
   return %r : tensor<8x16xf32>
 }
+
+// -----
+
+// torch-mlir's F.cross_entropy (mean, ignore_index = -100) as it lowers
+// today: the labels are masked (y != -100 ? y : 0) and reach the gather
+// through tensor.expand_shape [8] -> [8, 1]; the gather is a 2-d generic
+// over [8, 1] whose result is collapsed back to [8] before the negf and the
+// select on the mask. The pattern looks through the unit-dim reshape (and
+// the masking) to the rank-1 labels %arg1, which the rewrite reads: the same
+// group as @torch_mean, and no reshape of the labels is left.
+// CHECK-LABEL: func.func @torch_expand_shape
+// CHECK-NOT:     tensor.expand_shape
+// CHECK-NOT:     -> tensor<8x1024xf32>
+// CHECK:         linalg.fill {axf.group = 0 : i64, axf.member = 4 : i64}
+// CHECK:         %[[MAX:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<8x1024xf32>) {{.*}} attrs = {axf.group = 0 : i64, axf.member = 2 : i64}
+// CHECK:         linalg.fill {axf.group = 0 : i64, axf.member = 3 : i64}
+// CHECK:         %[[SUM:.*]] = linalg.generic {{.*}} ins(%arg0, %[[MAX]] : tensor<8x1024xf32>, tensor<8xf32>) {{.*}} attrs = {axf.group = 0 : i64, axf.member = 1 : i64}
+// CHECK:         %[[ROWS:.*]] = linalg.generic {{.*}} ins(%[[SUM]], %[[MAX]], %arg1 : tensor<8xf32>, tensor<8xf32>, tensor<8xi64>) {{.*}} attrs = {axf.group = 0 : i64, axf.member = 0 : i64, axf.pattern = "SoftmaxCrossEntropy"}
+// CHECK:           arith.cmpi ult
+// CHECK:           arith.cmpi ne, %{{.*}}, %c-100_i64
+// CHECK:           tensor.extract %arg0[
+// CHECK:         %[[TOTAL:.*]] = linalg.generic {{.*}} ins(%[[ROWS]] : tensor<8xf32>) outs(%{{.*}} : tensor<f32>)
+// CHECK:         %[[COUNT:.*]] = linalg.generic {{.*}} ins(%arg1 : tensor<8xi64>) outs(%{{.*}} : tensor<i64>)
+// CHECK:         linalg.generic {{.*}} ins(%[[TOTAL]], %[[COUNT]] : tensor<f32>, tensor<i64>)
+// CHECK:           arith.divf
+// CHECK-NOT:     tensor.expand_shape
+// CHECK-NOT:     tensor.collapse_shape
+// CHECK-NOT:     -> tensor<8x1024xf32>
+// CHECK:         return
+// BUF-LABEL:   func.func @torch_expand_shape
+// BUF-NOT:       memref.alloc() {{.*}} : memref<8x1024xf32>
+// BUF:           scf.forall
+// BUF:             axf.pattern = "SoftmaxCrossEntropy"
+// BUF-NOT:       memref.alloc() {{.*}} : memref<8x1024xf32>
+// BUF:           return
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#rowk = affine_map<(d0, d1) -> (d0)>
+#keep = affine_map<(d0, d1) -> (d0, 0)>
+#row = affine_map<(d0) -> (d0)>
+#all = affine_map<(d0) -> ()>
+#scalar = affine_map<() -> ()>
+func.func @torch_expand_shape(%x: tensor<8x1024xf32>, %y: tensor<8xi64>) -> tensor<f32> {
+  %c-100_i64 = arith.constant -100 : i64
+  %zero = arith.constant 0.0 : f32
+  %c1024 = arith.constant 1024 : index
+  %c0_i64 = arith.constant 0 : i64
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero_t = arith.constant dense<0.0> : tensor<f32>
+  %zero_it = arith.constant dense<0> : tensor<i64>
+  %full = tensor.empty() : tensor<8x1024xf32>
+  %rows_i = tensor.empty() : tensor<8xi64>
+  %arg_acc = linalg.fill ins(%c0_i64 : i64) outs(%rows_i : tensor<8xi64>) -> tensor<8xi64>
+  %rows_f = tensor.empty() : tensor<8xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%rows_f : tensor<8xf32>) -> tensor<8xf32>
+  %max:2 = linalg.generic {indexing_maps = [#id, #rowk, #rowk], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<8x1024xf32>) outs(%max_acc, %arg_acc : tensor<8xf32>, tensor<8xi64>) {
+  ^bb0(%in: f32, %m: f32, %arg: i64):
+    %j = linalg.index 1 : index
+    %j64 = arith.index_cast %j : index to i64
+    %mx = arith.maximumf %in, %m : f32
+    %gt = arith.cmpf ogt, %in, %m : f32
+    %a = arith.select %gt, %j64, %arg : i64
+    linalg.yield %mx, %a : f32, i64
+  } -> (tensor<8xf32>, tensor<8xi64>)
+  %max_k = tensor.expand_shape %max#0 [[0, 1]] output_shape [8, 1] : tensor<8xf32> into tensor<8x1xf32>
+  %shifted = linalg.generic {indexing_maps = [#id, #keep, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max_k : tensor<8x1024xf32>, tensor<8x1xf32>) outs(%full : tensor<8x1024xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    linalg.yield %d : f32
+  } -> tensor<8x1024xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%shifted : tensor<8x1024xf32>) outs(%full : tensor<8x1024xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %e = math.exp %a : f32
+    linalg.yield %e : f32
+  } -> tensor<8x1024xf32>
+  %keep_f = tensor.empty() : tensor<8x1xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%keep_f : tensor<8x1xf32>) -> tensor<8x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #keep], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<8x1024xf32>) outs(%sum_acc : tensor<8x1xf32>) {
+  ^bb0(%a: f32, %s: f32):
+    %r = arith.addf %a, %s : f32
+    linalg.yield %r : f32
+  } -> tensor<8x1xf32>
+  %log = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%sum : tensor<8x1xf32>) outs(%keep_f : tensor<8x1xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %l = math.log %a : f32
+    linalg.yield %l : f32
+  } -> tensor<8x1xf32>
+  %logp = linalg.generic {indexing_maps = [#id, #keep, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%shifted, %log : tensor<8x1024xf32>, tensor<8x1xf32>) outs(%full : tensor<8x1024xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    linalg.yield %d : f32
+  } -> tensor<8x1024xf32>
+
+  %mask_e = tensor.empty() : tensor<8xi1>
+  %mask = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel"]}
+      ins(%y : tensor<8xi64>) outs(%mask_e : tensor<8xi1>) {
+  ^bb0(%t: i64, %o: i1):
+    %ne = arith.cmpi ne, %t, %c-100_i64 : i64
+    linalg.yield %ne : i1
+  } -> tensor<8xi1>
+  %safe = linalg.generic {indexing_maps = [#row, #row, #all, #row], iterator_types = ["parallel"]}
+      ins(%mask, %y, %zero_it : tensor<8xi1>, tensor<8xi64>, tensor<i64>) outs(%rows_i : tensor<8xi64>) {
+  ^bb0(%k: i1, %t: i64, %z: i64, %o: i64):
+    %s = arith.select %k, %t, %z : i64
+    linalg.yield %s : i64
+  } -> tensor<8xi64>
+  %safe_k = tensor.expand_shape %safe [[0, 1]] output_shape [8, 1] : tensor<8xi64> into tensor<8x1xi64>
+  %picked = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%safe_k : tensor<8x1xi64>) outs(%sum_acc : tensor<8x1xf32>) {
+  ^bb0(%t: i64, %o: f32):
+    %i = linalg.index 0 : index
+    %ti = arith.index_cast %t : i64 to index
+    %lt = arith.cmpi slt, %ti, %c1024 : index
+    %ge = arith.cmpi sge, %t, %c0_i64 : i64
+    %v = tensor.extract %logp[%i, %ti] : tensor<8x1024xf32>
+    linalg.yield %v : f32
+  } -> tensor<8x1xf32>
+  %picked_r = tensor.collapse_shape %picked [[0, 1]] : tensor<8x1xf32> into tensor<8xf32>
+  %neg = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel"]}
+      ins(%picked_r : tensor<8xf32>) outs(%rows_f : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %n = arith.negf %a : f32
+    linalg.yield %n : f32
+  } -> tensor<8xf32>
+  %nll = linalg.generic {indexing_maps = [#row, #row, #all, #row], iterator_types = ["parallel"]}
+      ins(%mask, %neg, %zero_t : tensor<8xi1>, tensor<8xf32>, tensor<f32>) outs(%rows_f : tensor<8xf32>) {
+  ^bb0(%k: i1, %a: f32, %z: f32, %o: f32):
+    %s = arith.select %k, %a, %z : f32
+    linalg.yield %s : f32
+  } -> tensor<8xf32>
+  %cnt_e = tensor.empty() : tensor<i64>
+  %cnt_acc = linalg.fill ins(%c0_i64 : i64) outs(%cnt_e : tensor<i64>) -> tensor<i64>
+  %cnt = linalg.generic {indexing_maps = [#row, #all], iterator_types = ["reduction"]}
+      ins(%mask : tensor<8xi1>) outs(%cnt_acc : tensor<i64>) {
+  ^bb0(%k: i1, %acc: i64):
+    %e = arith.extui %k : i1 to i64
+    %r = arith.addi %e, %acc : i64
+    linalg.yield %r : i64
+  } -> tensor<i64>
+  %loss_e = tensor.empty() : tensor<f32>
+  %count = linalg.generic {indexing_maps = [#scalar, #scalar], iterator_types = []}
+      ins(%cnt : tensor<i64>) outs(%loss_e : tensor<f32>) {
+  ^bb0(%c: i64, %o: f32):
+    %f = arith.sitofp %c : i64 to f32
+    linalg.yield %f : f32
+  } -> tensor<f32>
+  %loss_acc = linalg.fill ins(%zero : f32) outs(%loss_e : tensor<f32>) -> tensor<f32>
+  %total = linalg.generic {indexing_maps = [#row, #all], iterator_types = ["reduction"]}
+      ins(%nll : tensor<8xf32>) outs(%loss_acc : tensor<f32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %a, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<f32>
+  %loss = linalg.generic {indexing_maps = [#scalar, #scalar, #scalar], iterator_types = []}
+      ins(%total, %count : tensor<f32>, tensor<f32>) outs(%loss_e : tensor<f32>) {
+  ^bb0(%s: f32, %c: f32, %o: f32):
+    %d = arith.divf %s, %c : f32
+    linalg.yield %d : f32
+  } -> tensor<f32>
+  return %loss : tensor<f32>
+}
