@@ -114,7 +114,7 @@ def _options(backend, optimize: bool, patterns=None, fusion_limit: int = -1) -> 
 
 def compile(source, example_inputs=None, target="cpu", *, cache: bool = True,
             optimize: bool = True, patterns=None, fusion_limit: int = -1, dynamic: bool = True,
-            weights: str = "constants"):
+            weights: str = "constants", dynamic_dims: dict | None = None):
     """Compile a model to a ``CompiledModule``.
 
     ``source``: a path, MLIR text (linalg-on-tensors) or an ``mlir.ir.Module``;
@@ -136,6 +136,14 @@ def compile(source, example_inputs=None, target="cpu", *, cache: bool = True,
         if example_inputs is None:
             raise CompileError("compiling a torch.nn.Module needs example_inputs "
                                "(a tensor or a tuple of tensors)")
+        if dynamic_dims:
+            # Symbolic sizes would reach the entry point as tensor<?x...>,
+            # which the CPU lowering refuses (axf-check-input).
+            raise CompileError(
+                f"dynamic_dims={dynamic_dims!r}: symbolic dimensions are not supported by "
+                "the CPU lowering yet (it compiles static shapes); leave dynamic=True "
+                "(the default) and each new size compiles its own specialisation, "
+                "cached on disk")
         return TorchCompiledModule(source, example_inputs, target, patterns=patterns,
                                    dynamic=dynamic, cache=cache, weights=weights)
     if example_inputs is not None:

@@ -139,3 +139,8 @@ def test_runtime_weights_need_no_recompile(rng):
     assert "1 specialisation" in repr(mod)
     with pytest.raises(axfusion.ArgumentError, match="weights='bogus'"):
         axfusion.compile(model, x, weights="bogus")
+
+
+def test_symbolic_batch_dims_are_refused_clearly(model):
+    with pytest.raises(axfusion.CompileError, match=r"dynamic_dims=\{0: 'batch'\}.*static"):
+        axfusion.compile(model, torch.randn(8, 24), dynamic_dims={0: "batch"})
