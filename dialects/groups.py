@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from axfusion._mlir import ir
+from axfusion._mlir import all_ops, ir
 
 GROUP = "axf.group"
 MEMBER = "axf.member"
@@ -14,7 +14,8 @@ NEAR_MISS = "axf.near_miss"
 LIMIT = "axf.fusion_limit"
 
 
-def _i64(value: int) -> ir.IntegerAttr:
+def i64(value: int) -> ir.IntegerAttr:
+    """The ``i64`` attribute group ids and member indices are written with."""
     return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), value)
 
 
@@ -27,21 +28,10 @@ def in_group(op) -> bool:
     return GROUP in op.operation.attributes
 
 
-def _all_ops(root: ir.Operation):
-    found = []
-
-    def visit(op):
-        found.append(op)
-        return ir.WalkResult.ADVANCE
-
-    root.walk(visit)
-    return found
-
-
 def next_group_id(anchor) -> int:
     """One more than the largest group id in the enclosing module."""
     op = _module(anchor)
-    ids = [group_id(o) for o in _all_ops(op) if GROUP in o.attributes]
+    ids = [group_id(o) for o in all_ops(op) if GROUP in o.attributes]
     return max(ids, default=-1) + 1
 
 
@@ -69,8 +59,8 @@ def tag_group(ops: list, pattern: str, *, kernel: bool = False) -> int | None:
     gid = next_group_id(ops[0])
     for index, op in enumerate(ops):
         op = op.operation
-        op.attributes[GROUP] = _i64(gid)
-        op.attributes[MEMBER] = _i64(index)
+        op.attributes[GROUP] = i64(gid)
+        op.attributes[MEMBER] = i64(index)
     root = ops[0].operation
     root.attributes[PATTERN] = ir.StringAttr.get(pattern)
     if kernel:
@@ -92,7 +82,7 @@ def note_near_miss(op, pattern: str, reason: str) -> None:
 def groups(root: ir.Operation) -> dict[int, list[ir.Operation]]:
     """Group id -> members ordered by ``axf.member`` (root first)."""
     found: dict[int, list] = {}
-    for op in _all_ops(root):
+    for op in all_ops(root):
         if GROUP in op.attributes:
             found.setdefault(group_id(op), []).append(op)
     for members in found.values():
@@ -102,7 +92,7 @@ def groups(root: ir.Operation) -> dict[int, list[ir.Operation]]:
 
 def near_misses(root: ir.Operation) -> list[tuple[ir.Operation, str]]:
     out = []
-    for op in _all_ops(root):
+    for op in all_ops(root):
         if NEAR_MISS in op.attributes:
             for note in ir.ArrayAttr(op.attributes[NEAR_MISS]):
                 out.append((op, ir.StringAttr(note).value))

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from axfusion._mlir import ir
+from axfusion._mlir import all_ops, ir
 from axfusion.dialects import fusion_allowed, in_group, note_near_miss, tag_group
 
 from . import match
@@ -579,14 +579,6 @@ def kernel_spec(core: Core) -> tuple[KernelSpec, ir.Value, ir.Value]:
     return spec, q, k
 
 
-def _walk(op) -> list:
-    found = []
-
-    def visit(o):
-        found.append(o)
-        return ir.WalkResult.ADVANCE
-    op.operation.walk(visit, walk_order=ir.WalkOrder.PRE_ORDER)
-    return found
 
 
 def rewrite(core: Core) -> None:
@@ -606,7 +598,7 @@ def rewrite(core: Core) -> None:
     forall = result.owner
     members = [forall]
     for op in moved:
-        for inner in _walk(op):
+        for inner in all_ops(op, pre_order=True):
             # Each kernel op takes the location of the step it implements.
             role = inner.attributes["axf.role"].value if "axf.role" in inner.attributes \
                 else "scores"

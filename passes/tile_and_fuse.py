@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from axfusion._mlir import ir
 from axfusion.dialects import GROUP, KERNEL, MEMBER, groups
+from axfusion.dialects.groups import i64
 
 from . import match
 from .registry import register_pass
@@ -107,54 +108,68 @@ def default_schedule(pattern: str, root) -> Schedule:
     return Schedule(tuple(sizes))
 
 
-def _i64(value: int) -> ir.IntegerAttr:
-    return ir.IntegerAttr.get(ir.IntegerType.get_signless(64), value)
-
-
 def _inner_parallel_permutation(rank: int, order: str = CONTRACTION_ORDER) -> list[int]:
     """(batch..., i, j, k) -> (batch..., <order>), e.g. (batch..., k, i, j)."""
     pos = {"i": rank - 3, "j": rank - 2, "k": rank - 1}
     return list(range(rank - 3)) + [pos[c] for c in order]
 
 
-def transform_script(group: int, members: list[str], schedule: Schedule):
-    """The transform module (and its entry sequence) that tiles and fuses one
-    group."""
+def _apply_script(payload: ir.Operation, build) -> None:
+    """Build a transform script whose entry sequence is ``build(target)``
+    (``target``: the handle of ``payload``) and apply it to ``payload``."""
+    from mlir.dialects import transform
+    from mlir.dialects.transform import interpreter
+
+    with ir.Location.unknown(payload.context):
+        script = ir.Module.create()
+        script.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
+        with ir.InsertionPoint(script.body):
+            seq = transform.NamedSequenceOp(
+                "__transform_main", [transform.AnyOpType.get()], [],
+                arg_attrs=[{"transform.readonly": ir.UnitAttr.get()}])
+            with ir.InsertionPoint(seq.body):
+                build(seq.bodyTarget)
+                transform.YieldOp([])
+    interpreter.apply_named_sequence(payload, seq, script)
+
+
+def _reorder_loops(handle, permutation: list[int]) -> None:
+    """Generalise the named op(s) behind ``handle`` and permute their loops."""
+    from mlir.dialects.transform import structured
+    generic = structured.GeneralizeOp(handle).result
+    structured.InterchangeOp(generic, iterator_interchange=permutation)
+
+
+def _tile_and_fuse_script(group: int, members: list[str], schedule: Schedule):
+    """The body of the transform script that tiles and fuses one group."""
     from mlir.dialects import transform
     from mlir.dialects.transform import structured
 
-    script = ir.Module.create()
-    script.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
-    any_op = transform.AnyOpType.get()
-    with ir.InsertionPoint(script.body):
-        seq = transform.NamedSequenceOp("__transform_main", [any_op], [],
-                                        arg_attrs=[{"transform.readonly": ir.UnitAttr.get()}])
-        with ir.InsertionPoint(seq.body):
-            def member(k):
-                attrs = ir.DictAttr.get({GROUP: _i64(group), MEMBER: _i64(k)})
-                return structured.MatchOp(any_op, seq.bodyTarget, op_attrs=attrs).result
-            tiled = structured.TileUsingForallOp(any_op, any_op, member(0),
-                                                 tile_sizes=list(schedule.tile_sizes))
-            loop = tiled.results[1]
-            contractions = []
-            for k in range(1, len(members)):
-                fused = structured.FuseIntoContainingOp(any_op, any_op, member(k), loop)
-                loop = fused.results[1]
-                if members[k] in match.CONTRACTIONS:
-                    rank = 3 if members[k] == "linalg.matmul" else 4
-                    contractions.append((fused.results[0], _inner_parallel_permutation(rank)))
-                elif members[k] in CONV_ORDER:
-                    contractions.append((fused.results[0], CONV_ORDER[members[k]]))
-            if schedule.contraction_inner_parallel:
-                for handle, permutation in contractions:
-                    generic = structured.GeneralizeOp(handle).result
-                    structured.InterchangeOp(generic, iterator_interchange=permutation)
-            transform.YieldOp([])
-    return script, seq
+    def build(target):
+        any_op = transform.AnyOpType.get()
+
+        def member(k):
+            attrs = ir.DictAttr.get({GROUP: i64(group), MEMBER: i64(k)})
+            return structured.MatchOp(any_op, target, op_attrs=attrs).result
+        tiled = structured.TileUsingForallOp(any_op, any_op, member(0),
+                                             tile_sizes=list(schedule.tile_sizes))
+        loop = tiled.results[1]
+        contractions = []
+        for k in range(1, len(members)):
+            fused = structured.FuseIntoContainingOp(any_op, any_op, member(k), loop)
+            loop = fused.results[1]
+            if members[k] in match.CONTRACTIONS:
+                rank = 3 if members[k] == "linalg.matmul" else 4
+                contractions.append((fused.results[0], _inner_parallel_permutation(rank)))
+            elif members[k] in CONV_ORDER:
+                contractions.append((fused.results[0], CONV_ORDER[members[k]]))
+        if schedule.contraction_inner_parallel:
+            for handle, permutation in contractions:
+                _reorder_loops(handle, permutation)
+    return build
 
 
 def tile_and_fuse_group(module_op: ir.Operation, group: int, members: list) -> None:
-    from mlir.dialects.transform import interpreter
     root = members[0]
     if KERNEL in root.attributes:
         return
@@ -162,9 +177,8 @@ def tile_and_fuse_group(module_op: ir.Operation, group: int, members: list) -> N
     schedule = schedule_for(pattern, root)
     if not any(schedule.tile_sizes):
         return  # nothing to tile: the group is one tile
-    with ir.Location.unknown(module_op.context):
-        script, seq = transform_script(group, [m.name for m in members], schedule)
-    interpreter.apply_named_sequence(module_op, seq, script)
+    _apply_script(module_op,
+                  _tile_and_fuse_script(group, [m.name for m in members], schedule))
 
 
 @register_pass("axf-tile-and-fuse", "tile each fusion group's root and fuse its members "
@@ -185,27 +199,16 @@ def contraction_loop_order(op, pass_):
     unfused builds differ only by fusion (the benchmark's fused-vs-unfused
     ratio measures fusion alone)."""
     from mlir.dialects import transform
-    from mlir.dialects.transform import interpreter, structured
+    from mlir.dialects.transform import structured
 
-    with ir.Location.unknown(op.context):
-        script = ir.Module.create()
-        script.operation.attributes["transform.with_named_sequence"] = ir.UnitAttr.get()
+    def build(target):
         any_op = transform.AnyOpType.get()
-        with ir.InsertionPoint(script.body):
-            seq = transform.NamedSequenceOp(
-                "__transform_main", [any_op], [],
-                arg_attrs=[{"transform.readonly": ir.UnitAttr.get()}])
-            with ir.InsertionPoint(seq.body):
-                for name, rank in (("linalg.matmul", 3), ("linalg.batch_matmul", 4)):
-                    found = structured.MatchOp(any_op, seq.bodyTarget, ops=[name]).result
-                    sizes = [1] * (rank - 3) + list(MATMUL_TILE) + [0]
-                    tiled = structured.TileUsingForOp(found, sizes=sizes).results[0]
-                    generic = structured.GeneralizeOp(tiled).result
-                    structured.InterchangeOp(
-                        generic, iterator_interchange=_inner_parallel_permutation(rank))
-                for name, permutation in CONV_ORDER.items():
-                    found = structured.MatchOp(any_op, seq.bodyTarget, ops=[name]).result
-                    generic = structured.GeneralizeOp(found).result
-                    structured.InterchangeOp(generic, iterator_interchange=permutation)
-                transform.YieldOp([])
-    interpreter.apply_named_sequence(op, seq, script)
+        for name, rank in (("linalg.matmul", 3), ("linalg.batch_matmul", 4)):
+            found = structured.MatchOp(any_op, target, ops=[name]).result
+            sizes = [1] * (rank - 3) + list(MATMUL_TILE) + [0]
+            tiled = structured.TileUsingForOp(found, sizes=sizes).results[0]
+            _reorder_loops(tiled, _inner_parallel_permutation(rank))
+        for name, permutation in CONV_ORDER.items():
+            _reorder_loops(structured.MatchOp(any_op, target, ops=[name]).result, permutation)
+
+    _apply_script(op, build)

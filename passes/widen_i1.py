@@ -21,7 +21,7 @@ so no buffer the caller sees changes type.
 
 from __future__ import annotations
 
-from axfusion._mlir import arith, ir
+from axfusion._mlir import all_ops, arith, ir
 
 from .registry import register_pass
 
@@ -38,13 +38,7 @@ def _widened(ty: ir.MemRefType) -> ir.MemRefType:
 
 @register_pass("axf-widen-i1-memrefs", "store i1 buffers as i8 (MLIR cannot lower i1 stores)")
 def widen_i1_memrefs(op, pass_):
-    ops = []
-
-    def visit(o):
-        ops.append(o)
-        return ir.WalkResult.ADVANCE
-
-    op.walk(visit)
+    ops = all_ops(op)
     i8 = ir.IntegerType.get_signless(8)
     i1 = ir.IntegerType.get_signless(1)
     for o in ops:

@@ -186,6 +186,8 @@ class TorchCompiledModule:
         self._last = self._specialise(_tuple(example_inputs))
 
     def _state_tensors(self) -> list:
+        if not self._state:   # weights baked in: nothing to read per call
+            return []
         values = dict(self.model.named_parameters())
         values.update(self.model.named_buffers())
         return [values[name].detach() for name in self._state]
