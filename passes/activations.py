@@ -5,8 +5,9 @@ or ``select(cmpf ugt x 0, x, 0)``; GELU with ``erf`` or with the ``tanh``
 approximation; SiLU as ``x * sigmoid(x)`` or ``x / (1 + exp(-x))``. Rather
 than one matcher per spelling, ``classify`` evaluates the body of a
 ``linalg.generic`` on sample points (numpy, float64) and compares the values
-with each known activation. The body's ops must all be known to the small
-interpreter below, so an unknown op never passes as a known function.
+with each known activation. The body's ops must all be known to the scalar
+interpreter (``linalg_eval.scalar_op``), so an unknown op never passes as a
+known function.
 
 The samples decide what "the same function" means, so they are many: fixed
 points at every breakpoint a known activation has (0, 6) and on either side
@@ -29,6 +30,8 @@ import numpy as np
 
 from axfusion._mlir import ir
 
+from .linalg_eval import Unknown, erf, scalar_op
+
 
 class Activation(str, Enum):
     NONE = "none"
@@ -39,9 +42,6 @@ class Activation(str, Enum):
     Sigmoid = "sigmoid"
     Tanh = "tanh"
     SiLU = "silu"
-
-
-_erf = np.frompyfunc(math.erf, 1, 1)
 
 
 def _sigmoid(x):
@@ -56,7 +56,7 @@ REFERENCE = {
     Activation.NONE: lambda x: x,
     Activation.ReLU: lambda x: np.maximum(x, 0.0),
     Activation.ReLU6: lambda x: np.clip(x, 0.0, 6.0),
-    Activation.GELU: lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64)),
+    Activation.GELU: lambda x: 0.5 * x * (1.0 + erf(x / math.sqrt(2.0))),
     Activation.GELUTanh: lambda x: _gelu_tanh(x, math.sqrt(2.0 / math.pi)),
     Activation.Sigmoid: _sigmoid,
     Activation.Tanh: np.tanh,
@@ -81,76 +81,27 @@ def _samples() -> np.ndarray:
 SAMPLES = _samples()
 
 
-class _Unknown(Exception):
-    pass
-
-
-# arith::CmpFPredicate values (ordered and unordered agree on non-NaN inputs).
-_CMP = {1: np.equal, 2: np.greater, 3: np.greater_equal, 4: np.less, 5: np.less_equal,
-        6: np.not_equal, 8: np.equal, 9: np.greater, 10: np.greater_equal, 11: np.less,
-        12: np.less_equal, 13: np.not_equal}
-
-_BINARY = {"arith.addf": np.add, "arith.subf": np.subtract, "arith.mulf": np.multiply,
-           "arith.divf": np.divide, "arith.maximumf": np.maximum, "arith.minimumf": np.minimum,
-           "arith.maxnumf": np.fmax, "arith.minnumf": np.fmin, "math.powf": np.power,
-           "math.fpowi": np.power}
-
-_UNARY = {"math.exp": np.exp, "math.exp2": np.exp2, "math.log": np.log, "math.tanh": np.tanh,
-          "math.erf": lambda x: _erf(x).astype(np.float64), "math.sqrt": np.sqrt,
-          "math.rsqrt": lambda x: 1.0 / np.sqrt(x), "math.absf": np.abs,
-          "arith.negf": np.negative, "arith.extf": lambda x: x, "arith.truncf": lambda x: x,
-          # Integer to float: in a float body only ever applied to integer
-          # constants (torch-mlir's alpha = 1 of aten.add), which are exact.
-          "arith.sitofp": lambda x: x, "arith.uitofp": lambda x: x}
-
-
-def _constant(op) -> float:
-    attr = op.attributes["value"]
-    if isinstance(attr, ir.FloatAttr):
-        return float(attr.value)
-    if isinstance(attr, ir.IntegerAttr):
-        return float(attr.value)
-    raise _Unknown(str(attr))
-
-
 def evaluate(generic, args: list[np.ndarray]) -> np.ndarray:
-    """Run the scalar body of ``generic`` on arrays (one per block argument)."""
+    """Run the scalar body of ``generic`` on arrays (one per block argument),
+    with ``linalg_eval.scalar_op``; an op it does not know raises
+    ``linalg_eval.Unknown``."""
     block = generic.operation.regions[0].blocks[0]
-    env: dict = {}
-    for arg, value in zip(block.arguments, args):
-        env[arg] = value
+    env: dict = dict(zip(block.arguments, args))
 
     def get(value):
         if value in env:
             return env[value]
         owner = value.owner
-        if hasattr(owner, "name") and owner.name == "arith.constant":
-            return np.full_like(args[0], _constant(owner))
-        raise _Unknown("value defined outside the body")
+        if not isinstance(owner, ir.Block) and owner.name == "arith.constant":
+            return scalar_op(owner.operation, get)
+        raise Unknown("value defined outside the body")
 
-    with np.errstate(all="ignore"):
-        for op in block.operations:
-            op = op.operation
-            n = op.name
-            if n == "linalg.yield":
-                return get(op.operands[0])
-            if n == "arith.constant":
-                env[op.results[0]] = np.full_like(args[0], _constant(op))
-            elif n in _BINARY:
-                env[op.results[0]] = _BINARY[n](get(op.operands[0]), get(op.operands[1]))
-            elif n in _UNARY:
-                env[op.results[0]] = _UNARY[n](get(op.operands[0]))
-            elif n == "arith.cmpf":
-                pred = ir.IntegerAttr(op.attributes["predicate"]).value
-                if pred not in _CMP:
-                    raise _Unknown(f"cmpf predicate {pred}")
-                env[op.results[0]] = _CMP[pred](get(op.operands[0]), get(op.operands[1]))
-            elif n == "arith.select":
-                env[op.results[0]] = np.where(get(op.operands[0]), get(op.operands[1]),
-                                              get(op.operands[2]))
-            else:
-                raise _Unknown(n)
-    raise _Unknown("no yield")
+    for op in block.operations:
+        op = op.operation
+        if op.name == "linalg.yield":
+            return np.broadcast_arrays(get(op.operands[0]), args[0])[0]
+        env[op.results[0]] = scalar_op(op, get)
+    raise Unknown("no yield")
 
 
 def _matches(got: np.ndarray, want: np.ndarray) -> bool:
@@ -183,7 +134,7 @@ def classify(generic, main_input: int = 0, *, bias_input: int | None = None) -> 
                 args.append(other.copy())
         try:
             results.append(evaluate(generic, args))
-        except _Unknown:
+        except Unknown:
             return None
     with np.errstate(all="ignore"):   # exp(1e5) is inf, as it should be
         for act, fn in REFERENCE.items():

@@ -63,9 +63,10 @@ from axfusion._mlir import all_ops, ir
 from axfusion.dialects import fusion_allowed, in_group, note_near_miss, tag_group
 
 from . import match
-from .activations import _BINARY, _CMP, _UNARY, _constant, evaluate
+from .activations import evaluate
 from .attention_kernel import KernelSpec, block_size, kernel_text
 from .fusion import FusionPattern, register_fusion
+from .linalg_eval import Unknown, scalar_op
 
 NAME = FusionPattern.Attention.value
 P_SECOND_USER = ("attention probabilities have a second user outside the group "
@@ -304,35 +305,24 @@ def _first_result(op, args) -> np.ndarray | None:
         owner = value.owner
         if not isinstance(owner, ir.Block) and owner.name == "arith.constant":
             try:
-                return np.full_like(_X, _constant(owner.operation))
-            except Exception:
+                return scalar_op(owner.operation, get)
+            except Unknown:
                 return opaque
         return opaque
 
-    with np.errstate(all="ignore"):
-        for inner in block.operations:
-            inner = inner.operation
-            n = inner.name
-            if n == "linalg.yield":
-                got = get(inner.operands[0])
-                return None if got is opaque else got
-            vals = [get(v) for v in inner.operands]
-            known = all(v is not opaque for v in vals)
-            result = opaque
-            if known and n in _BINARY:
-                result = _BINARY[n](vals[0], vals[1])
-            elif known and n in _UNARY:
-                result = _UNARY[n](vals[0])
-            elif known and n == "arith.constant":
-                result = np.full_like(_X, _constant(inner))
-            elif known and n == "arith.cmpf":
-                pred = ir.IntegerAttr(inner.attributes["predicate"]).value
-                if pred in _CMP:
-                    result = _CMP[pred](vals[0], vals[1])
-            elif known and n == "arith.select":
-                result = np.where(vals[0], vals[1], vals[2])
-            for r in inner.results:
-                env[r] = result
+    for inner in block.operations:
+        inner = inner.operation
+        if inner.name == "linalg.yield":
+            got = get(inner.operands[0])
+            return None if got is opaque else got
+        result = opaque
+        if all(get(v) is not opaque for v in inner.operands):
+            try:
+                result = scalar_op(inner, get)
+            except Unknown:
+                pass
+        for r in inner.results:
+            env[r] = result
     return None
 
 

@@ -1,6 +1,7 @@
 """Run a straight-line list of linalg-on-tensors ops in numpy (float64).
 
-``activations.classify`` evaluates one element-wise body; patterns that
+``activations.evaluate`` runs one element-wise body with ``scalar_op``
+below; patterns that
 change the algorithm (log-sum-exp cross-entropy) need more: a whole
 subgraph of generics with broadcasts, reductions (``(d0, d1) -> (d0, 0)``
 included), ``linalg.index``, ``tensor.extract`` gathers, fills and scalar
@@ -18,6 +19,7 @@ reduction index at a time.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -38,16 +40,25 @@ class Fill:
         self.value = value
 
 
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(x) -> np.ndarray:
+    """Elementwise erf in float64 (numpy has none)."""
+    return _erf(np.asarray(x, np.float64)).astype(np.float64)
+
+
 _FBIN = {"arith.addf": np.add, "arith.subf": np.subtract, "arith.mulf": np.multiply,
          "arith.divf": np.divide, "arith.maximumf": np.maximum, "arith.minimumf": np.minimum,
-         "arith.maxnumf": np.fmax, "arith.minnumf": np.fmin, "math.powf": np.power}
+         "arith.maxnumf": np.fmax, "arith.minnumf": np.fmin, "math.powf": np.power,
+         "math.fpowi": np.power}
 _IBIN = {"arith.addi": np.add, "arith.subi": np.subtract, "arith.muli": np.multiply,
          "arith.maxsi": np.maximum, "arith.minsi": np.minimum, "arith.andi": np.bitwise_and,
          "arith.ori": np.bitwise_or, "arith.xori": np.bitwise_xor}
 _UNARY = {"math.exp": np.exp, "math.exp2": np.exp2, "math.log": np.log, "math.log1p": np.log1p,
           "math.log2": np.log2, "math.tanh": np.tanh, "math.sqrt": np.sqrt,
           "math.rsqrt": lambda x: 1.0 / np.sqrt(x), "math.absf": np.abs,
-          "math.expm1": np.expm1, "arith.negf": np.negative}
+          "math.expm1": np.expm1, "math.erf": erf, "arith.negf": np.negative}
 _TO_FLOAT = ("arith.extf", "arith.truncf", "arith.sitofp", "arith.uitofp")
 _TO_INT = ("arith.index_cast", "arith.index_castui", "arith.extsi", "arith.extui",
            "arith.trunci", "arith.fptosi", "arith.fptoui")
@@ -85,8 +96,10 @@ def _constant_value(attr):
     raise Unknown(f"constant {attr}")
 
 
-def _scalar_op(op, get):
-    """One arith/math/tensor.extract op on numpy arrays (0-d or broadcast)."""
+def scalar_op(op, get):
+    """One arith/math/tensor.extract op on numpy arrays (0-d or broadcast);
+    ``get`` gives the value of each operand. The one scalar interpreter:
+    ``activations.evaluate`` and the attention matcher use it too."""
     n = op.name
     if n == "arith.constant":
         return _constant(op)
@@ -270,7 +283,7 @@ def _generic(op, get, shape_of, live) -> list:
             if inner.name == "linalg.index":
                 local[inner.results[0]] = index_of(ir.IntegerAttr(inner.attributes["dim"]).value)
             else:
-                local[inner.results[0]] = _scalar_op(inner, lookup)
+                local[inner.results[0]] = scalar_op(inner, lookup)
         raise Unknown("body without yield")
 
     def out_values(sample):
@@ -375,7 +388,7 @@ def run(ops: list, env: dict, shape_of=None, wanted=None) -> dict:
         elif n in ("tensor.expand_shape", "tensor.collapse_shape"):
             env[op.results[0]] = _reshape(op, get(op.operands[0]), shape_of)
         elif len(op.results) == 1 and len(op.regions) == 0:
-            env[op.results[0]] = _scalar_op(op, get)
+            env[op.results[0]] = scalar_op(op, get)
         else:
             raise Unknown(n)
     return env
