@@ -6,7 +6,7 @@ installs upstream's ``mlir`` package) is a one-line edit here.
 """
 
 from mlir import ir, passmanager, rewrite  # noqa: F401
-from mlir.dialects import arith, func, linalg, tensor  # noqa: F401
+from mlir.dialects import arith, func, linalg, memref, scf, tensor  # noqa: F401
 
 MLIRError = ir.MLIRError
 

@@ -121,7 +121,9 @@ def compile(source, example_inputs=None, target="cpu", *, cache: bool = True,
     or a ``torch.nn.Module`` with its ``example_inputs`` (a tensor or a tuple),
     which gives a ``TorchCompiledModule`` (``frontends/torch_fx.py``; other
     input shapes recompile unless ``dynamic=False``; ``weights="runtime"``
-    reads parameters at every call instead of baking them in). ``target``: "cpu"
+    reads parameters at every call instead of baking them in;
+    ``dynamic_dims={0: "batch"}`` keeps those sizes symbolic: one kernel for
+    every batch size). ``target``: "cpu"
     (or ``Target.CPU``); ``compile(path, "cpu")`` also works. ``patterns``: the fusion patterns to apply
     (``FusionPattern`` members or names; default all, ``[]`` for none).
     ``optimize=False`` builds the reference lowering (no optimisation or
@@ -136,19 +138,15 @@ def compile(source, example_inputs=None, target="cpu", *, cache: bool = True,
         if example_inputs is None:
             raise CompileError("compiling a torch.nn.Module needs example_inputs "
                                "(a tensor or a tuple of tensors)")
-        if dynamic_dims:
-            # Symbolic sizes would reach the entry point as tensor<?x...>,
-            # which the CPU lowering refuses (axf-check-input).
-            raise CompileError(
-                f"dynamic_dims={dynamic_dims!r}: symbolic dimensions are not supported by "
-                "the CPU lowering yet (it compiles static shapes); leave dynamic=True "
-                "(the default) and each new size compiles its own specialisation, "
-                "cached on disk")
         return TorchCompiledModule(source, example_inputs, target, patterns=patterns,
-                                   dynamic=dynamic, cache=cache, weights=weights)
+                                   dynamic=dynamic, cache=cache, weights=weights,
+                                   dynamic_dims=dynamic_dims)
     if example_inputs is not None:
         raise CompileError("example_inputs are for torch.nn.Module sources; MLIR sources "
                            "carry their own shapes")
+    if dynamic_dims:
+        raise CompileError("dynamic_dims is for torch.nn.Module sources; in MLIR, a dynamic "
+                           "size is a '?' in the entry point's tensor types")
     backend = get_backend(target)
     src = as_source(source)
     target_json = _options(backend, optimize, patterns, fusion_limit)

@@ -48,7 +48,8 @@ def signatures(module: ir.Module) -> list[FunctionSignature]:
 
     def spec(ty) -> TensorSpec:
         tensor = ir.RankedTensorType(ty)
-        return TensorSpec(tuple(tensor.shape), DTYPES[str(tensor.element_type)])
+        shape = tuple(None if ir.ShapedType.is_dynamic_size(d) else d for d in tensor.shape)
+        return TensorSpec(shape, DTYPES[str(tensor.element_type)])
 
     out = []
     with module.context:

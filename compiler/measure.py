@@ -11,16 +11,24 @@ import numpy as np
 from .signature import FunctionSignature
 
 
-def random_inputs(signature: FunctionSignature, rng: np.random.Generator) -> list[np.ndarray]:
+# The size a dynamic (``?``) dimension takes in generated inputs.
+DYNAMIC_SIZE = 8
+
+
+def random_inputs(signature: FunctionSignature, rng: np.random.Generator,
+                  dynamic_size: int = DYNAMIC_SIZE) -> list[np.ndarray]:
+    """Inputs for ``signature``; every ``?`` size is ``dynamic_size`` (one
+    value for all, so sizes that must agree do)."""
     out = []
     for spec in signature.args:
         dtype = np.dtype(spec.dtype)
+        shape = tuple(dynamic_size if d is None else d for d in spec.shape)
         if dtype.kind == "f":
-            out.append(rng.standard_normal(spec.shape).astype(dtype))
+            out.append(rng.standard_normal(shape).astype(dtype))
         else:
             # Non-negative: integer inputs are mostly indices (labels, ids),
             # and reading at a negative one is undefined in any build.
-            out.append(rng.integers(0, 8, size=spec.shape).astype(dtype))
+            out.append(rng.integers(0, 8, size=shape).astype(dtype))
     return out
 
 

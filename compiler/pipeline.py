@@ -53,6 +53,17 @@ class Stage:
         raise NotImplementedError
 
 
+def _record_checks(module, ctx: BuildContext) -> None:
+    """Put the size-check messages of result-shape functions (made in the
+    ``optimize`` stage) into the entry points' signatures, for the manifest."""
+    from dataclasses import replace
+
+    from axfusion.passes.result_shapes import check_messages
+    found = check_messages(module.operation)
+    ctx.signatures = [replace(s, checks=tuple(found[s.name])) if s.name in found else s
+                      for s in ctx.signatures]
+
+
 def module_text(module) -> str:
     return module.operation.get_asm(enable_debug_info=True)
 
@@ -69,6 +80,7 @@ class MlirStage(Stage):
             pm = build_pass_manager(self.elements, print_ir_after_all=ctx.print_ir_after_all,
                                     verify_each=ctx.verify_each)
             pm.run(module.operation)
+            _record_checks(module, ctx)
         return module
 
     def repro(self, saved: str) -> str:

@@ -15,12 +15,16 @@ DTYPES = {"f16": "float16", "f32": "float32", "f64": "float64",
 
 @dataclass(frozen=True)
 class TensorSpec:
-    shape: tuple[int, ...]
+    shape: tuple[int | None, ...]   # None: a dynamic (``?``) size
     dtype: str  # numpy dtype name
 
     def __str__(self) -> str:
         short = {v: k for k, v in DTYPES.items()}[self.dtype]
-        return f"{short}[{','.join(map(str, self.shape))}]"
+        return f"{short}[{','.join('?' if d is None else str(d) for d in self.shape)}]"
+
+    @property
+    def is_static(self) -> bool:
+        return None not in self.shape
 
     def to_json(self) -> dict:
         return {"shape": list(self.shape), "dtype": self.dtype}
@@ -36,6 +40,9 @@ class FunctionSignature:
     args: tuple[TensorSpec, ...]
     results: tuple[TensorSpec, ...]
     arg_names: tuple[str, ...] = ()
+    # Messages of the size checks of the result-shape function (dynamic
+    # results only): check k failed -> checks[k - 1].
+    checks: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         names = self.arg_names or tuple(f"arg{i}" for i in range(len(self.args)))
@@ -49,11 +56,16 @@ class FunctionSignature:
     def to_json(self) -> dict:
         return {"name": self.name, "args": [a.to_json() for a in self.args],
                 "results": [r.to_json() for r in self.results],
-                "arg_names": list(self.arg_names)}
+                "arg_names": list(self.arg_names), "checks": list(self.checks)}
 
     @staticmethod
     def from_json(data: dict) -> "FunctionSignature":
         return FunctionSignature(
             data["name"], tuple(TensorSpec.from_json(a) for a in data["args"]),
             tuple(TensorSpec.from_json(r) for r in data["results"]),
-            tuple(data.get("arg_names", ())))
+            tuple(data.get("arg_names", ())), tuple(data.get("checks", ())))
+
+
+# ``@f`` with dynamic result sizes comes with ``@f<suffix>``: the sizes as
+# one i64 array, computed from the arguments (passes/result_shapes.py).
+RESULT_SHAPES_SUFFIX = "__axf_result_shapes"

@@ -2,12 +2,14 @@
 C interface of what it emits.
 
 ``axf-check-input`` refuses, with the location, what the CPU pipeline cannot
-compile: entry points whose arguments or results are not statically shaped
-tensors of a supported element type, and ops outside linalg-on-tensors.
+compile: entry points whose arguments or results are not ranked tensors of a
+supported element type, and ops outside linalg-on-tensors. Dynamic sizes
+(``tensor<?x4xf32>``) are accepted: results get a shape function
+(``result_shapes.py``).
 
-    func.func @f(%a: tensor<?x4xf32>) -> ...
-    // error: entry point @f argument 0 has a dynamic shape (tensor<?x4xf32>);
-    //        axfusion compiles static shapes only
+    func.func @f(%a: tensor<4xi1>) -> ...
+    // error: entry point @f argument 0: tensor<4xi1>: i1 tensors cannot cross
+    //        the function boundary (...); widen to i8 with arith.extui in the model
 
 ``axf-readonly-arguments`` marks entry-point arguments
 ``bufferization.writable = false``, so bufferization never writes into the
@@ -58,8 +60,6 @@ def type_problem(ty: ir.Type) -> str | None:
     if not isinstance(ty, ir.RankedTensorType):
         return f"type {ty} is not a ranked tensor; entry points take and return tensors"
     tensor = ir.RankedTensorType(ty)
-    if not tensor.has_static_shape:
-        return f"{ty} has a dynamic shape; axfusion compiles static shapes only"
     elem = str(tensor.element_type)
     if elem in _WHY:
         return f"{ty}: {_WHY[elem]}"

@@ -2,7 +2,9 @@
 
 The CPU path, in stage order (``compiler/targets/cpu.py`` runs them):
 
-- ``axf-optimize``: canonicalize + CSE on linalg-on-tensors.
+- ``axf-optimize``: a result-shape function for each entry point with
+  dynamic result sizes (``result_shapes.py``), then canonicalize + CSE on
+  linalg-on-tensors.
 - ``axf-fuse``: every fusion pattern, in ``passes.fusion.ORDER``.
 - ``axf-schedule``: tile-and-fuse each fusion group (``tile_and_fuse.py``),
   and give every other matmul the same vectorisable loop order.
@@ -23,8 +25,10 @@ The CPU path, in stage order (``compiler/targets/cpu.py`` runs them):
 from .registry import register_pipeline
 
 register_pipeline(
-    "axf-optimize", "canonicalize and CSE linalg-on-tensors",
-    "canonicalize", "cse")
+    "axf-optimize", "shape functions for dynamic results, canonicalize and CSE "
+    "linalg-on-tensors",
+    "axf-result-shapes", "canonicalize", "cse",
+    "axf-check-result-shapes")
 
 register_pipeline(
     "axf-schedule", "tile-and-fuse every fusion group, then clean up",
@@ -36,7 +40,8 @@ register_pipeline(
     "func.func(convert-elementwise-to-linalg)",
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map}",
-    "buffer-results-to-out-params{modify-public-functions hoist-static-allocs}",
+    "buffer-results-to-out-params{modify-public-functions hoist-static-allocs "
+    "hoist-dynamic-allocs}",
     "canonicalize",
     "buffer-deallocation-pipeline")
 
@@ -50,7 +55,7 @@ register_pipeline(
     "finalize-memref-to-llvm",
     "convert-scf-to-cf",
     "convert-math-to-llvm", "convert-math-to-libm",
-    "convert-arith-to-llvm", "convert-cf-to-llvm",
+    "convert-arith-to-llvm", "convert-index-to-llvm", "convert-cf-to-llvm",
     "convert-func-to-llvm", "convert-ub-to-llvm",
     "reconcile-unrealized-casts")
 

@@ -57,8 +57,14 @@ CONV_ORDER = {"linalg.conv_2d_nchw_fchw": [0, 1, 2, 4, 5, 6, 3]}
 TILE_ELEMENTS = 4096
 
 
+# A dynamic (``?``) dimension is scheduled as if it were this large: it is
+# tiled like any big dimension, never taken whole into a tile.
+DYNAMIC_EXTENT = 1 << 30
+
+
 def _root_shape(root) -> list[int]:
-    return list(ir.RankedTensorType(root.results[0].type).shape)
+    return [DYNAMIC_EXTENT if ir.ShapedType.is_dynamic_size(d) else d
+            for d in ir.RankedTensorType(root.results[0].type).shape]
 
 
 # pattern name -> fn(root op) -> Schedule, for patterns whose groups want

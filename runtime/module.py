@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from axfusion.errors import ArgumentError, AxfusionError
-from axfusion.signature import FunctionSignature
+from axfusion.signature import RESULT_SHAPES_SUFFIX, FunctionSignature
 
 from .library import Library, address
 from .memref import descriptor
@@ -28,11 +28,18 @@ from .memref import descriptor
 from axfusion.runtime_names import MANIFEST
 
 
+def _shape_text(shape) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
 class CompiledFunction:
-    def __init__(self, signature: FunctionSignature, native):
+    def __init__(self, signature: FunctionSignature, native, result_shapes=None):
         self.signature = signature
         self.name = signature.name
         self._native = native
+        # Native sizes of the dynamic result dims (and a check code), when
+        # some result size is dynamic (passes/result_shapes.py).
+        self._result_shapes = result_shapes
         self._dtypes = [np.dtype(a.dtype) for a in signature.args]
         self._out_dtypes = [np.dtype(r.dtype) for r in signature.results]
 
@@ -56,26 +63,48 @@ class CompiledFunction:
         if array.ndim != len(spec.shape):
             raise ArgumentError(f"{where}: expected rank {len(spec.shape)} {spec}, got rank "
                                 f"{array.ndim} with shape {list(array.shape)}")
-        if array.shape != spec.shape:
-            raise ArgumentError(f"{where}: expected shape {list(spec.shape)}, got "
+        if any(want is not None and want != got for want, got in zip(spec.shape, array.shape)):
+            raise ArgumentError(f"{where}: expected shape {_shape_text(spec.shape)}, got "
                                 f"{list(array.shape)}")
         if not (array.flags.c_contiguous and array.flags.aligned):
             array = np.ascontiguousarray(array)  # the kernel assumes row-major
         return array
 
-    def _results(self, out, args: list[np.ndarray]) -> list[np.ndarray]:
+    def result_shapes(self, args: list[np.ndarray]) -> list[tuple[int, ...]]:
+        """The result shapes for these (checked) arguments: the dynamic sizes
+        come from the compiled shape function, which also checks that the
+        arguments' sizes agree with each other."""
         specs = self.signature.results
+        if self._result_shapes is None:
+            return [s.shape for s in specs]
+        n = sum(d is None for s in specs for d in s.shape)
+        sizes = np.zeros(n + 1, dtype=np.int64)
+        descs = [descriptor(a) for a in args] + [descriptor(sizes)]
+        self._result_shapes(*[address(d) for d in descs])
+        if sizes[-1] != 0:
+            k = int(sizes[-1])
+            why = self.signature.checks[k - 1] if k <= len(self.signature.checks) else f"#{k}"
+            shapes = ", ".join(str(list(a.shape)) for a in args)
+            raise ArgumentError(f"{self.name}(): argument sizes do not agree ({shapes}; "
+                                f"signature: {self.signature}): {why}")
+        found, shapes = iter(sizes[:-1].tolist()), []
+        for spec in specs:
+            shapes.append(tuple(next(found) if d is None else d for d in spec.shape))
+        return shapes
+
+    def _results(self, out, args: list[np.ndarray]) -> list[np.ndarray]:
+        shapes = self.result_shapes(args)
         if out is None:
-            return [np.empty(s.shape, dtype=d) for s, d in zip(specs, self._out_dtypes)]
+            return [np.empty(s, dtype=d) for s, d in zip(shapes, self._out_dtypes)]
         outs = [out] if isinstance(out, np.ndarray) else list(out)
-        if len(outs) != len(specs):
-            raise ArgumentError(f"{self.name}(): out= needs {len(specs)} array(s), got {len(outs)}")
-        for i, (o, spec, dtype) in enumerate(zip(outs, specs, self._out_dtypes)):
+        if len(outs) != len(shapes):
+            raise ArgumentError(f"{self.name}(): out= needs {len(shapes)} array(s), got {len(outs)}")
+        for i, (o, shape, dtype) in enumerate(zip(outs, shapes, self._out_dtypes)):
             where = f"{self.name}() out[{i}]"
             if not isinstance(o, np.ndarray):
                 raise ArgumentError(f"{where}: expected a numpy array, got {type(o).__name__}")
-            if o.dtype != dtype or o.shape != spec.shape:
-                raise ArgumentError(f"{where}: expected {dtype}{list(spec.shape)}, got "
+            if o.dtype != dtype or o.shape != tuple(shape):
+                raise ArgumentError(f"{where}: expected {dtype}{list(shape)}, got "
                                     f"{o.dtype}{list(o.shape)}")
             if not (o.flags.c_contiguous and o.flags.aligned and o.flags.writeable):
                 raise ArgumentError(f"{where}: must be a writeable, C-contiguous array")
@@ -110,7 +139,10 @@ class CompiledModule:
         for data in manifest["functions"]:
             sig = FunctionSignature.from_json(data)
             native = library.entry(sig.name, len(sig.args) + len(sig.results))
-            self._functions[sig.name] = CompiledFunction(sig, native)
+            shapes = None
+            if not all(r.is_static for r in sig.results):
+                shapes = library.entry(sig.name + RESULT_SHAPES_SUFFIX, len(sig.args) + 1)
+            self._functions[sig.name] = CompiledFunction(sig, native, shapes)
 
     @property
     def functions(self) -> dict[str, FunctionSignature]:

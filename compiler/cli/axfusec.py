@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                         "1e-4 for --bisect)")
     p.add_argument("--seed", type=int, default=None, help="seed for --run/--bench inputs")
     p.add_argument("--repeats", type=int, default=21, help="--bench samples per build")
+    p.add_argument("--dynamic-size", type=int, default=8, metavar="N",
+                   help="--run/--bench: the size of every dynamic (?) dimension (default 8)")
     p.add_argument("--example-shape", action="append", metavar="SHAPE",
                    help="Python models: the shape of an input, e.g. 8,3,32,32 (once per input)")
     p.add_argument("--example-dtype", action="append", metavar="DTYPE",
@@ -63,14 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check(optimised, reference, seed) -> bool:
+def _check(optimised, reference, seed, dynamic_size: int = 8) -> bool:
     import numpy as np
 
     from axfusion.measure import max_rel_error, random_inputs
     rng = np.random.default_rng(seed)
     ok = True
     for name, sig in optimised.functions.items():
-        args = random_inputs(sig, rng)
+        args = random_inputs(sig, rng, dynamic_size)
         got, want = optimised[name](*args), reference[name](*args)
         got = got if isinstance(got, tuple) else (got,)
         want = want if isinstance(want, tuple) else (want,)
@@ -82,7 +84,7 @@ def _check(optimised, reference, seed) -> bool:
     return ok
 
 
-def _bench(optimised, reference, seed, repeats) -> None:
+def _bench(optimised, reference, seed, repeats, dynamic_size: int = 8) -> None:
     import numpy as np
 
     from axfusion import host
@@ -92,7 +94,7 @@ def _bench(optimised, reference, seed, repeats) -> None:
           "interleaved samples after warm-up")
     print(f"{'function':24} {'optimised':>12} {'reference':>12} {'speed-up':>9}")
     for name, sig in optimised.functions.items():
-        args = random_inputs(sig, rng)
+        args = random_inputs(sig, rng, dynamic_size)
         outs = optimised[name](*args)
         med = interleaved_medians({
             "opt": lambda: optimised[name](*args, out=outs),
@@ -154,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.run or args.bench:
             reference = axfusion.compile(source, args.target, cache=not args.no_cache,
                                          optimize=False)
-            if args.run and not _check(module, reference, args.seed):
+            if args.run and not _check(module, reference, args.seed, args.dynamic_size):
                 return 3
             if args.bench:
-                _bench(module, reference, args.seed, args.repeats)
+                _bench(module, reference, args.seed, args.repeats, args.dynamic_size)
         return 0
     except pyfile.ModelFileError as exc:
         print(f"axfusec: error: {exc}", file=sys.stderr)

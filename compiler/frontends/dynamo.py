@@ -12,18 +12,22 @@ them) and sizes and scalars are literals, then compiles it with the PyTorch
 front end (``torch_fx.import_module``) and the usual pipeline:
 
     placeholder w (a Parameter)      ->  get_attr _axf_const_0
-    placeholder s77 (SymInt)          ->  the literal 8
+    placeholder s77 (SymInt)          ->  aten.sym_size(x, 0) (or the literal 8)
     placeholder eps; eps.item()       ->  the literal 1e-05
     placeholder x                     ->  placeholder x (the compiled function's argument)
 
 What it cannot compile (an op torch-mlir or axfusion does not take, a graph
 that needs autograd or mutates its inputs, tensors off the CPU) runs eagerly,
 and the logger ``axfusion.dynamo`` says why (WARNING). Compiles and
-recompiles are logged at INFO with the shapes that caused them. A new batch
-size does not make dynamo recompile when the dimension is dynamic
-(``torch.compile(..., dynamic=True)``, ``torch._dynamo.mark_dynamic``, or
-dynamo's own automatic-dynamic after the second size); the graph then
-compiles a new specialisation itself (cached on disk).
+recompiles are logged at INFO with the shapes that caused them.
+
+Sizes dynamo made symbolic (``torch.compile(..., dynamic=True)``,
+``torch._dynamo.mark_dynamic``, or dynamo's automatic-dynamic after a second
+size) stay symbolic in the kernel: the SIZE placeholder is read from its
+input (``aten.sym_size``), torch.export gets a ``Dim`` for it, and the
+compiled signature shows ``?`` (``float32[?, 24]``), so a new batch size
+compiles nothing. Where the model fixes such a size (torch.export finds it
+specialised), the graph falls back to one specialisation per size (logged).
 
 Parameters are constants: a specialisation is reused only while each
 parameter is the same tensor object at the same version (an in-place update
@@ -90,6 +94,9 @@ class CompiledGraph:
         self.placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
         self.kinds = [_kind(n, x) for n, x in zip(self.placeholders, example_inputs)]
         self.outputs = _output_args(gm)
+        # Sizes dynamo made symbolic: input index -> {dim: symbol}, and each
+        # SIZE placeholder -> the (input, dim) it is read from.
+        self._dims, self._size_of = _symbolic_dims(self.placeholders, self.kinds)
         self._specialisations: OrderedDict = OrderedDict()
         self._last_key = None
         self._eager_reason = None
@@ -133,12 +140,14 @@ class CompiledGraph:
     def _key(self, args) -> tuple:
         import torch
         consts, shapes, scalars = [], [], []
-        for kind, a in zip(self.kinds, args):
+        for i, (kind, a) in enumerate(zip(self.kinds, args)):
             if kind == CONST:
                 consts.append((id(a), a.data_ptr(), _version(a)))
             elif kind == INPUT:
-                shapes.append((tuple(a.shape), a.dtype))
-            elif kind == SCALAR:     # a SIZE follows from the shapes
+                dims = self._dims.get(i, {})
+                shapes.append((tuple(None if d in dims else n for d, n in enumerate(a.shape)),
+                               a.dtype))
+            elif kind == SCALAR or (kind == SIZE and i not in self._size_of):
                 scalars.append(a.item() if isinstance(a, torch.Tensor) else a)
         return tuple(consts), tuple(shapes), tuple(scalars)
 
@@ -163,7 +172,16 @@ class CompiledGraph:
         from ..driver import compile as compile_mlir
         from .torch_fx import import_module
         gm, inputs = self._specialised_graph(args)
-        module = compile_mlir(import_module(gm, tuple(inputs)), self.target, **self._options)
+        try:
+            text = import_module(gm, tuple(inputs), dynamic_shapes=self._export_dims())
+        except CompileError as exc:
+            if not self._dims or "cannot stay symbolic" not in str(exc):
+                raise
+            log.info("%s: sizes stay static (%s)", self.name, exc.args[0])
+            self._dims, self._size_of = {}, {}
+            self._specialisations.clear()
+            return self._compile(args)
+        module = compile_mlir(text, self.target, **self._options)
         results = len(module.functions["forward"].results)
         if results != len(self.outputs):
             # torch.export returns the new value of each mutated input or buffer
@@ -172,6 +190,16 @@ class CompiledGraph:
                                f"for {len(self.outputs)} outputs: in-place ops on inputs, "
                                "or batch-norm in training mode)", stage="import")
         return module
+
+    def _export_dims(self):
+        """torch.export's dynamic_shapes for the symbolic sizes, or None."""
+        if not self._dims:
+            return None
+        import torch
+        named: dict = {}
+        return tuple({d: named.setdefault(n, torch.export.Dim(n)) for d, n in
+                      self._dims.get(i, {}).items()} or None
+                     for i, kind in enumerate(self.kinds) if kind == INPUT)
 
     def _specialised_graph(self, args: list):
         """A copy of the graph with constants and literals for everything
@@ -183,10 +211,19 @@ class CompiledGraph:
         graph.output(graph.graph_copy(self.gm.graph, env))
         root = torch.nn.Module()
         inputs = []
+        anchor = next(n for n in graph.nodes if n.op != "placeholder")
         for i, (node, kind, value) in enumerate(zip(self.placeholders, self.kinds, args)):
             new = env[node]
             if kind == INPUT:
                 inputs.append(value)
+                continue
+            if kind == SIZE and i in self._size_of:   # symbolic: read from its input
+                j, d = self._size_of[i]
+                with graph.inserting_before(anchor):
+                    size = graph.call_function(torch.ops.aten.sym_size.int,
+                                               (env[self.placeholders[j]], d))
+                _replace_uses(new, size)
+                graph.erase_node(new)
                 continue
             if kind in (SCALAR, SIZE):
                 number = value.item() if isinstance(value, torch.Tensor) else value
@@ -272,6 +309,30 @@ def _kind(node, example) -> str:
     return CONST if "ParamBufferSource" in repr(source) else INPUT
 
 
+def _symbolic_dims(placeholders, kinds) -> tuple[dict, dict]:
+    """Input sizes dynamo made symbolic (plain symbols such as ``s77`` in
+    a tensor input's fake shape): ``{input index: {dim: symbol}}``, and for
+    each SIZE placeholder of such a symbol the (input index, dim) it equals."""
+    import torch
+    dims: dict = {}
+    where: dict = {}
+    for j, (node, kind) in enumerate(zip(placeholders, kinds)):
+        value = node.meta.get("example_value")
+        if kind != INPUT or not isinstance(value, torch.Tensor):
+            continue
+        for d, size in enumerate(value.shape):
+            if isinstance(size, torch.SymInt) and size.node.expr.is_Symbol:
+                name = str(size.node.expr)
+                dims.setdefault(j, {})[d] = name
+                where.setdefault(name, (j, d))
+    size_of = {}
+    for i, (node, kind) in enumerate(zip(placeholders, kinds)):
+        value = node.meta.get("example_value")
+        if kind == SIZE and isinstance(value, torch.SymInt) and str(value.node.expr) in where:
+            size_of[i] = where[str(value.node.expr)]
+    return dims, size_of
+
+
 def _copy_attr(src, dst, target: str) -> None:
     """``dst.<target> = src.<target>``, a tensor as a buffer (a constant)."""
     import torch
@@ -323,5 +384,6 @@ def _graph_name(gm) -> str:
 
 
 def _describe(shapes) -> str:
-    return ", ".join(f"{str(dtype).replace('torch.', '')}{list(shape)}"
+    return ", ".join(f"{str(dtype).replace('torch.', '')}"
+                     f"[{', '.join('?' if n is None else str(n) for n in shape)}]"
                      for shape, dtype in shapes) or "()"

@@ -11,6 +11,9 @@ constants (``dense_resource`` blobs), which lets patterns fold them
     mod = axfusion.compile(model.eval(), (x,))     # a TorchCompiledModule
     y = mod(x)                                      # torch in -> torch out
     mod(other_shape_x)                              # recompiled (cached) for the new shape
+
+    mod = axfusion.compile(model.eval(), (x,), dynamic_dims={0: "batch"})
+    mod(x_of_any_batch)                             # one kernel: forward(f32[?,64]) -> ...
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ def _tuple(example_inputs) -> tuple:
 _OP = re.compile(r"(torch\.aten\.[\w.]+|torch\.prim\.[\w.]+|'[\w.]+')")
 
 
-def import_module(model, example_inputs: tuple) -> str:
-    """The model as linalg-on-tensors MLIR text (generic form, locations)."""
+def import_module(model, example_inputs: tuple, dynamic_shapes=None) -> str:
+    """The model as linalg-on-tensors MLIR text (generic form, locations).
+
+    ``dynamic_shapes``: torch.export's, one entry per input (``{dim:
+    torch.export.Dim}`` or None); those sizes become ``?`` in the IR."""
     try:
         from torch_mlir import fx
     except ImportError:
@@ -49,10 +55,19 @@ def import_module(model, example_inputs: tuple) -> str:
                            "call model.eval() first")
     import torch
     try:
-        program = torch.export.export(model, tuple(example_inputs))
+        program = torch.export.export(model, tuple(example_inputs),
+                                      dynamic_shapes=dynamic_shapes)
     except Exception as exc:  # torch.export refused the model
-        raise CompileError(f"torch.export could not capture the model: "
-                           f"{str(exc).strip().splitlines()[0]}", stage="import") from None
+        lines = str(exc).strip().splitlines()
+        if dynamic_shapes is not None and "Constraints violated" in lines[0]:
+            # "You marked batch as dynamic but your code specialized it to be
+            # a constant (8)": the model fixes that size.
+            why = next((ln.strip(" -") for ln in lines[1:] if ln.strip()), lines[0])
+            raise CompileError(f"a dynamic dimension cannot stay symbolic: {why.split('. ')[0]}; "
+                               "leave it out of dynamic_dims (each size then compiles "
+                               "its own specialisation)", stage="import") from None
+        raise CompileError(f"torch.export could not capture the model: {lines[0]}",
+                           stage="import") from None
     # Decomposed (and so functionalised) here, so the signature shows writes.
     program = program.run_decompositions(fx.get_decomposition_table())
     signature = program.graph_signature
@@ -161,15 +176,48 @@ def _functional(model, names):
 
 
 
+def _dynamic_dims(spec, inputs: tuple) -> list[dict]:
+    """``dynamic_dims`` as one ``{dim: name}`` per input: a dict applies to
+    every input of rank > dim; a list/tuple gives each input its own (or
+    None)."""
+    if not spec:
+        return [{} for _ in inputs]
+    if isinstance(spec, dict):
+        per_input = [{d: n for d, n in spec.items() if d < getattr(x, "ndim", 0)}
+                     for x in inputs]
+    elif isinstance(spec, (list, tuple)) and len(spec) == len(inputs):
+        per_input = [dict(s or {}) for s in spec]
+    else:
+        raise ArgumentError(f"dynamic_dims={spec!r}: give {{dim: name}} (for every input) or "
+                            f"one dict or None per input ({len(inputs)} inputs)")
+    for i, dims in enumerate(per_input):
+        for d, n in dims.items():
+            if not isinstance(d, int) or d < 0 or not isinstance(n, str) or not n.isidentifier():
+                raise ArgumentError(f"dynamic_dims: input {i}: {d!r}: {n!r} must be a "
+                                    "non-negative dim and a name (an identifier)")
+            if d >= getattr(inputs[i], "ndim", 0):
+                raise ArgumentError(f"dynamic_dims: input {i} has rank "
+                                    f"{getattr(inputs[i], 'ndim', 0)}, no dim {d}")
+    if not any(per_input):
+        raise ArgumentError(f"dynamic_dims={spec!r} names no dimension of the inputs")
+    return per_input
+
+
 class TorchCompiledModule:
     """A compiled ``nn.Module``: call it like the model.
 
     Specialised to the shapes and dtypes of the inputs it has seen: new
     shapes compile again (cached on disk) unless ``dynamic=False``, which
-    refuses them with ``ArgumentError``."""
+    refuses them with ``ArgumentError``. The sizes named in ``dynamic_dims``
+    stay symbolic instead: one kernel serves every value of them (the
+    compiled signature shows ``?``), e.g. ``dynamic_dims={0: "batch"}`` (dim
+    0 of every input, one size) or one dict per input
+    (``[{0: "batch"}, {0: "batch", 1: "seq"}]``). Inputs whose sizes of one
+    name differ are refused (``ArgumentError``)."""
 
     def __init__(self, model, example_inputs, target="cpu", *, patterns=None,
-                 dynamic: bool = True, cache: bool = True, weights: str = "constants"):
+                 dynamic: bool = True, cache: bool = True, weights: str = "constants",
+                 dynamic_dims=None):
         if weights not in ("constants", "runtime"):
             raise ArgumentError(f"weights={weights!r}: choose 'constants' (baked into the "
                                 "kernel) or 'runtime' (passed at every call)")
@@ -183,7 +231,9 @@ class TorchCompiledModule:
             [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
         self._options = {"patterns": patterns, "cache": cache}
         self._modules: dict = {}
-        self._last = self._specialise(_tuple(example_inputs))
+        example_inputs = _tuple(example_inputs)
+        self._dims = _dynamic_dims(dynamic_dims, example_inputs)
+        self._last = self._specialise(example_inputs)
 
     def _state_tensors(self) -> list:
         if not self._state:   # weights baked in: nothing to read per call
@@ -192,9 +242,37 @@ class TorchCompiledModule:
         values.update(self.model.named_buffers())
         return [values[name].detach() for name in self._state]
 
-    @staticmethod
-    def _key(arrays) -> tuple:
-        return tuple((tuple(a.shape), str(a.dtype)) for a in arrays)
+    def _key(self, arrays) -> tuple:
+        """Shapes and dtypes, with None for the symbolic sizes (checked to
+        agree across inputs)."""
+        key, sizes = [], {}
+        for i, a in enumerate(arrays):
+            dims = self._dims[i] if i < len(self._dims) else {}
+            shape = list(a.shape)
+            for d, name in dims.items():
+                if d >= len(shape):
+                    raise ArgumentError(f"input {i} has rank {len(shape)}; dynamic_dims names "
+                                        f"its dim {d} ({name!r})")
+                size = sizes.setdefault(name, (shape[d], i, d))
+                if size[0] != shape[d]:
+                    raise ArgumentError(
+                        f"dynamic size {name!r} differs between inputs: input {size[1]} dim "
+                        f"{size[2]} is {size[0]}, input {i} dim {d} is {shape[d]}")
+                shape[d] = None
+            key.append((tuple(shape), str(a.dtype)))
+        return tuple(key)
+
+    def _export_dims(self) -> list | None:
+        """torch.export's dynamic_shapes for ``self._dims`` (one Dim per name)."""
+        if not any(self._dims):
+            return None
+        import torch
+        named: dict = {}
+        shapes = [None] * len(self._state)
+        for dims in self._dims:
+            shapes.append({d: named.setdefault(n, torch.export.Dim(n)) for d, n in dims.items()}
+                          or None)
+        return shapes
 
     def _specialise(self, inputs: tuple):
         import torch
@@ -204,11 +282,15 @@ class TorchCompiledModule:
                         else x for x in inputs)
         key = self._key([t.detach().cpu().numpy() for t in tensors])
         if key not in self._modules:
+            shapes = self._export_dims()
             if self._state:
+                # forward(*args): torch.export wants the varargs as one entry.
                 text = import_module(_functional(self.model, self._state),
-                                     tuple(self._state_tensors()) + tensors)
+                                     tuple(self._state_tensors()) + tensors,
+                                     dynamic_shapes=(tuple(shapes),) if shapes else None)
             else:
-                text = import_module(self.model, tensors)
+                text = import_module(self.model, tensors,
+                                     dynamic_shapes=tuple(shapes) if shapes else None)
             self._modules[key] = compile_mlir(text, self.target, **self._options)
         return self._modules[key]
 

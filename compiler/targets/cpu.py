@@ -171,7 +171,9 @@ class CpuBackend:
         stages: list[Stage] = [ImportStage()]
         from axfusion.passes.fusion import fuse_pipeline
         from ..report import FuseStage
-        stages.append(MlirStage("optimize", ["axf-optimize"] if options.optimize else []))
+        # The reference build still needs the shape functions of dynamic results.
+        stages.append(MlirStage("optimize", ["axf-optimize"] if options.optimize else
+                                ["axf-result-shapes", "axf-check-result-shapes"]))
         stages.append(FuseStage("fuse", fuse_pipeline(options.fusion), options.fusion_limit))
         stages.append(MlirStage("schedule", ["axf-schedule"] if options.optimize else []))
         stages += [

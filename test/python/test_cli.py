@@ -181,8 +181,8 @@ def test_opt_check_input_split_file_keeps_line_numbers(tmp_path):
     path.write_text("func.func @ok(%x: tensor<4xf32>) -> tensor<4xf32> {\n"
                     "  return %x : tensor<4xf32>\n}\n"
                     "// -----\n"
-                    "func.func @bad(%x: tensor<?xf32>) -> tensor<?xf32> {\n"
-                    "  return %x : tensor<?xf32>\n}\n")
+                    "func.func @bad(%x: tensor<4xi1>) -> tensor<4xi1> {\n"
+                    "  return %x : tensor<4xi1>\n}\n")
     proc = run_cli(OPT, path, "--axf-check-input", "--split-input-file")
     assert proc.returncode == 1
     assert f"{path}:5:1: error: entry point @bad argument 0" in proc.stderr, proc.stderr

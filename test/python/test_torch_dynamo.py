@@ -114,16 +114,17 @@ def test_unsupported_op_runs_eagerly_and_says_why(rng, caplog):
     assert "runs eagerly" in warning and "tm_tensor.sort" in warning
 
 
-def test_new_batch_size_recompiles_without_dynamo(rng, caplog):
+def test_new_batch_size_needs_no_recompile(rng, caplog):
+    """dynamic=True: the batch is a symbol for dynamo and stays one in the
+    kernel (``?`` in its signature): a new batch size compiles nothing."""
     torch.manual_seed(0)
     model = MLP().eval()
     compiled = torch.compile(model, backend="axfusion", dynamic=True)
-    _check(compiled, model, _tensor(rng, 8, 24))
-    _check(compiled, model, _tensor(rng, 3, 24))
+    for batch in (8, 3, 17):
+        _check(compiled, model, _tensor(rng, batch, 24))
     info = _messages(caplog)
-    assert len([m for m in info if m.startswith("compiling graph")]) == 1   # one dynamo graph
-    assert any(m.startswith("recompiling graph") and "float32[3, 24] (was float32[8, 24])" in m
-               for m in info), info
+    [compiled_once] = [m for m in info if "compiling graph" in m]
+    assert compiled_once.endswith("for input shapes float32[?, 24]"), info
     assert not _messages(caplog, logging.WARNING)
 
 

@@ -141,6 +141,93 @@ def test_runtime_weights_need_no_recompile(rng):
         axfusion.compile(model, x, weights="bogus")
 
 
-def test_symbolic_batch_dims_are_refused_clearly(model):
-    with pytest.raises(axfusion.CompileError, match=r"dynamic_dims=\{0: 'batch'\}.*static"):
-        axfusion.compile(model, torch.randn(8, 24), dynamic_dims={0: "batch"})
+# -- symbolic sizes (dynamic_dims) ---------------------------------------------
+
+def test_dynamic_batch_is_one_kernel(model, rng):
+    mod = axfusion.compile(model, torch.randn(8, 24), dynamic_dims={0: "batch"})
+    assert str(mod.compiled.functions["forward"]).startswith("forward(arg0: f32[?,24]) -> (f32[?,4]")
+    for batch in (3, 1, 8, 13):
+        x = torch.from_numpy(rng.standard_normal((batch, 24)).astype(np.float32))
+        logits, total = mod(x)
+        want_logits, want_total = _eager(model, x)
+        assert logits.shape == (batch, 4)
+        assert_close(logits.numpy(), want_logits.numpy(), 1e-5)
+        assert_close(total.numpy(), want_total.numpy(), 1e-5)
+    assert "1 specialisation" in repr(mod)
+    # numpy inputs take the same kernel
+    x = rng.standard_normal((5, 24)).astype(np.float32)
+    assert_close(mod(x)[0], _eager(model, torch.from_numpy(x))[0].numpy(), 1e-5)
+    assert "1 specialisation" in repr(mod)
+
+
+class Pair(torch.nn.Module):
+    def forward(self, x, y):
+        return x * 2.0 + y
+
+
+def test_named_sizes_must_agree_across_inputs(rng):
+    x, y = torch.randn(4, 6), torch.randn(4, 6)
+    mod = axfusion.compile(Pair().eval(), (x, y), dynamic_dims={0: "batch"})
+    a, b = torch.randn(7, 6), torch.randn(7, 6)
+    assert_close(mod(a, b).numpy(), (a * 2.0 + b).numpy(), 1e-6)
+    with pytest.raises(axfusion.ArgumentError,
+                       match=r"'batch' differs between inputs: input 0 dim 0 is 7, input 1 dim 0 is 3"):
+        mod(a, torch.randn(3, 6))
+
+
+class Concat(torch.nn.Module):
+    def forward(self, x, y):
+        return torch.cat([x, y * 3.0], 0).tanh()
+
+
+def test_sizes_of_other_names_and_result_arithmetic(rng):
+    """One dict per input, two names: the result's rows are n + m, computed
+    by the shape function from both arguments."""
+    mod = axfusion.compile(Concat().eval(), (torch.randn(4, 6), torch.randn(3, 6)),
+                           dynamic_dims=[{0: "n"}, {0: "m"}])
+    assert str(mod.compiled.functions["forward"]) == \
+        "forward(arg0: f32[?,6], arg1: f32[?,6]) -> f32[?,6]"
+    for n, m in ((1, 9), (5, 2)):
+        x, y = (torch.from_numpy(rng.standard_normal((k, 6)).astype(np.float32)) for k in (n, m))
+        got = mod(x, y)
+        assert got.shape == (n + m, 6)
+        assert_close(got.numpy(), Concat()(x, y).numpy(), 1e-5)
+    assert "1 specialisation" in repr(mod)
+
+
+class FixedBatch(torch.nn.Module):
+    def forward(self, x):
+        return x.reshape(8, -1).sum(1)      # the batch of 8 is part of the model
+
+
+def test_specialised_size_is_refused_clearly():
+    with pytest.raises(axfusion.CompileError,
+                       match=r"cannot stay symbolic.*specialized it to be a constant \(8\)"):
+        axfusion.compile(FixedBatch().eval(), torch.randn(8, 4), dynamic_dims={0: "batch"})
+
+
+@pytest.mark.parametrize("spec,why", [
+    ({3: "batch"}, r"names no dimension"),
+    ({0: "not a name"}, r"must be a non-negative dim and a name"),
+    ([{0: "b"}, {0: "b"}], r"one dict or None per input"),
+])
+def test_bad_dynamic_dims(model, spec, why):
+    with pytest.raises(axfusion.ArgumentError, match=why):
+        axfusion.compile(model, torch.randn(8, 24), dynamic_dims=spec)
+
+
+def test_dynamic_dims_with_runtime_weights(rng):
+    torch.manual_seed(2)
+    model = TwoHeads().eval()
+    mod = axfusion.compile(model, torch.randn(8, 24), weights="runtime",
+                           dynamic_dims={0: "batch"})
+    for batch in (2, 11):
+        x = torch.from_numpy(rng.standard_normal((batch, 24)).astype(np.float32))
+        assert_close(mod(x)[0].numpy(), _eager(model, x)[0].numpy(), 1e-5)
+    assert "1 specialisation" in repr(mod)
+
+
+def test_dynamic_dims_are_for_torch_models():
+    with pytest.raises(axfusion.CompileError, match=r"'\?' in the entry point"):
+        axfusion.compile("func.func @f(%a: tensor<4xf32>) -> tensor<4xf32> {\n"
+                         "  return %a : tensor<4xf32>\n}\n", dynamic_dims={0: "batch"})

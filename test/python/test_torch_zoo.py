@@ -181,3 +181,22 @@ def test_numpy_in_numpy_out(name, rng):
     got = mod(*(t.numpy() for t in inputs))
     assert isinstance(got, np.ndarray) and got.dtype == np.float32
     assert_close(got, _eager64(model, inputs).numpy(), BOUND, f"{name}, numpy inputs")
+
+
+# -- a symbolic batch ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", _models())
+def test_dynamic_batch_one_kernel(name, rng):
+    """``dynamic_dims={0: "batch"}``: one kernel (a ``?`` in the signature)
+    serves every batch size, the result sized by the shape function."""
+    model = _model(name)
+    mod = axfusion.compile(model, zoo.inputs(name, torch.Generator().manual_seed(0)),
+                           dynamic_dims={0: "batch"})
+    assert str(mod.compiled.functions["forward"]).startswith("forward(arg0: f32[?,")
+    gen = _torch_generator(rng)
+    for batch in (1, 5):
+        inputs = zoo.inputs(name, gen, batch=batch)
+        got, want = mod(*inputs), _eager64(model, inputs)
+        assert got.shape == want.shape
+        assert_close(got.numpy(), want.numpy(), BOUND, f"{name}, batch {batch}")
+    assert "1 specialisation" in repr(mod)

@@ -18,8 +18,10 @@ def run(elements, text):
 # The CPU pipeline, flattened: stage order is part of the contract.
 # CHECK-LABEL: pipeline axf-cpu-pipeline
 # CHECK-NEXT:  axf-check-input
+# CHECK-NEXT:  axf-result-shapes
 # CHECK-NEXT:  canonicalize
 # CHECK-NEXT:  cse
+# CHECK-NEXT:  axf-check-result-shapes
 # CHECK-NEXT:  axf-fuse-{{.*}}
 # CHECK:       axf-fuse-linear-bias-gelu
 # CHECK:       axf-tile-and-fuse

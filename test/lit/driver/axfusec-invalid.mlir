@@ -5,13 +5,13 @@
 // a command that reproduces the failure alone; nothing is printed to stdout.
 
 // CHECK-NOT: define
-// CHECK:      axfusec: error: [import] entry point @dynamic argument 0: tensor<?xf32> has a dynamic shape; axfusion compiles static shapes only
-// CHECK-NEXT:   axfusec-invalid.mlir:[[@LINE+5]]:1: error: entry point @dynamic argument 0: tensor<?xf32> has a dynamic shape
+// CHECK:      axfusec: error: [import] entry point @unranked argument 0: type tensor<*xf32> is not a ranked tensor; entry points take and return tensors
+// CHECK-NEXT:   axfusec-invalid.mlir:[[@LINE+5]]:1: error: entry point @unranked argument 0: type tensor<*xf32> is not a ranked tensor
 // CHECK-NEXT:   IR saved to: {{.*}}axfusec-invalid.mlir
 // CHECK-NEXT:   reproduce with: axfusion-opt --axf-check-input {{.*}}axfusec-invalid.mlir
 
-// STDIN:      <input>:[[@LINE+1]]:1: error: entry point @dynamic argument 0
-func.func @dynamic(%a: tensor<?xf32>) -> tensor<4xf32> {
-  %r = tensor.cast %a : tensor<?xf32> to tensor<4xf32>
+// STDIN:      <input>:[[@LINE+1]]:1: error: entry point @unranked argument 0
+func.func @unranked(%a: tensor<*xf32>) -> tensor<4xf32> {
+  %r = tensor.cast %a : tensor<*xf32> to tensor<4xf32>
   return %r : tensor<4xf32>
 }

@@ -3,14 +3,6 @@
 // Each case is refused with its location (the function, or the op) and a
 // message saying why and what to do instead.
 
-// CHECK: check-input-invalid.mlir:[[@LINE+2]]:1: error: entry point @dynamic argument 0: tensor<?x4xf32> has a dynamic shape; axfusion compiles static shapes only
-// CHECK: check-input-invalid.mlir:[[@LINE+1]]:1: error: entry point @dynamic result 0: tensor<?x4xf32> has a dynamic shape; axfusion compiles static shapes only
-func.func @dynamic(%a: tensor<?x4xf32>) -> tensor<?x4xf32> {
-  return %a : tensor<?x4xf32>
-}
-
-// -----
-
 // CHECK-NOT: @i1_boundary argument
 // CHECK: check-input-invalid.mlir:[[@LINE+1]]:1: error: entry point @i1_boundary result 0: tensor<4xi1>: i1 tensors cannot cross the function boundary {{.*}}; widen to i8 with arith.extui in the model
 func.func @i1_boundary(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xi1> {

@@ -4,9 +4,9 @@
 // refused with a location before any lowering runs (and no IR is printed).
 
 // CHECK-NOT: llvm.func
-// CHECK: cpu-pipeline-invalid.mlir:[[@LINE+1]]:1: error: entry point @dynamic argument 0: tensor<?xf32> has a dynamic shape
-func.func @dynamic(%a: tensor<?xf32>) -> tensor<4xf32> {
-  %r = tensor.cast %a : tensor<?xf32> to tensor<4xf32>
+// CHECK: cpu-pipeline-invalid.mlir:[[@LINE+1]]:1: error: entry point @unranked argument 0: type tensor<*xf32> is not a ranked tensor
+func.func @unranked(%a: tensor<*xf32>) -> tensor<4xf32> {
+  %r = tensor.cast %a : tensor<*xf32> to tensor<4xf32>
   return %r : tensor<4xf32>
 }
 

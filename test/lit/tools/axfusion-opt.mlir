@@ -25,8 +25,10 @@
 // ORDER-NEXT: module {
 // ORDER-NEXT:   func.func @f({{.*}}) -> index attributes {llvm.emit_c_interface} {
 // ORDER:      IR Dump After Canonicalizer (canonicalize)
+// ORDER:      IR Dump After axf-result-shapes (axf-result-shapes)
 // ORDER:      IR Dump After Canonicalizer (canonicalize)
 // ORDER:      IR Dump After CSE (cse)
+// ORDER:      IR Dump After axf-check-result-shapes (axf-check-result-shapes)
 // ORDER-NOT:  IR Dump
 
 // Standard input works, and -o writes the result to a file.
