@@ -53,7 +53,8 @@ compute the conv twice); an epilogue operand that is not broadcast along
 the channel dim; an element-wise function that is neither per-channel
 affine nor ReLU/ReLU6 ("activation not supported by the epilogue"; the
 group stops before it), a batch-norm and its activation merged into one
-generic included; dynamic shapes.
+generic included; dynamic sizes other than the batch (a `?` batch is fine:
+the schedule tiles it by one image).
 """
 
 from __future__ import annotations
@@ -122,6 +123,14 @@ def _elem(value) -> ir.Type:
 def _static(value) -> bool:
     ty = value.type
     return isinstance(ty, ir.RankedTensorType) and ty.has_static_shape
+
+
+def _static_but_batch(value) -> bool:
+    """Every size static, except perhaps the batch (dim 0 of an activation;
+    a schedule tiles it by 1 anyway)."""
+    ty = value.type
+    return isinstance(ty, ir.RankedTensorType) and \
+        not any(ir.ShapedType.is_dynamic_size(d) for d in ir.RankedTensorType(ty).shape[1:])
 
 
 def _out_unused(op) -> bool:
@@ -335,8 +344,8 @@ def analyse(conv) -> Plan | None:
     consumers = match.users(result)
     if not consumers:
         return None
-    if not all(_static(v) for v in list(conv.operands) + [result]):
-        note_near_miss(conv, PATTERN, "dynamic shapes are not handled")
+    if not all(_static_but_batch(v) for v in list(conv.operands) + [result]):
+        note_near_miss(conv, PATTERN, "dynamic sizes other than the batch are not handled")
         return None
     if len(consumers) > 1:
         if any(match.is_elementwise(u) for u in consumers):

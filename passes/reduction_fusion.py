@@ -42,7 +42,8 @@ Refused, with a near miss: a reduction over another dim than the innermost
 ("reduces dimension 0, not the innermost (row) dimension"); a reduction
 result with a user outside the group that runs before the root (fusing would
 compute the reduction twice); an expensive intermediate in the same
-position; dynamic shapes.
+position. Dynamic (``?``) row counts and row lengths are fine: ``?`` rows
+match ``?`` rows (every member indexes them in place, so they are one size).
 """
 
 from __future__ import annotations
@@ -59,16 +60,19 @@ PATTERN = FusionPattern.ReductionFusion.value
 
 
 def loop_bounds(op) -> list[int] | None:
-    """Static trip count of each loop of a linalg.generic (None if dynamic)."""
+    """Trip count of each loop of a linalg.generic (static where an operand
+    says so, else the dynamic-size value: a ``?`` row count is one size, the
+    same for every op that indexes the rows in place); None when an operand
+    is not a ranked tensor."""
     op = op.operation
     maps = match.indexing_maps(op)
     bounds: list = [None] * maps[0].n_dims
     for value, amap in zip(list(match.inputs(op)) + list(match.outputs(op)), maps):
         ty = value.type
         if not isinstance(ty, ir.RankedTensorType):
-            continue
+            return None
         for size, dim in zip(ty.shape, match.map_dims(amap)):
-            if dim is not None and size != ir.ShapedType.get_dynamic_size():
+            if dim is not None and (bounds[dim] is None or not ir.ShapedType.is_dynamic_size(size)):
                 bounds[dim] = size
     return None if None in bounds else bounds
 
@@ -96,7 +100,7 @@ def row_reduction(op):
     maps = match.indexing_maps(op)
     bounds = loop_bounds(op)
     if bounds is None:
-        return None, "dynamic shapes are not handled"
+        return None, "an operand is not a ranked tensor"
     reduced = [i for i, t in enumerate(iters) if t == "reduction"]
     if not all(_projection(m) for m in maps):
         return None, "reduction reads its input through a non-projected map"
@@ -126,9 +130,9 @@ def _rows_in_place(amap: ir.AffineMap, rank: int) -> bool:
 
 
 def _shape(op) -> list[int] | None:
+    """The result's shape (``?`` as the dynamic-size value), None if unranked."""
     ty = op.operation.results[0].type
-    return list(ty.shape) if isinstance(ty, ir.RankedTensorType) and ty.has_static_shape \
-        else None
+    return list(ir.RankedTensorType(ty).shape) if isinstance(ty, ir.RankedTensorType) else None
 
 
 def _admit_for(rows: list[int]):

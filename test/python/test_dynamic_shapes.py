@@ -141,3 +141,59 @@ func.func @f(%x: tensor<i64>) -> tensor<?xf32> {
     with pytest.raises(axfusion.CompileError,
                        match=r"dynamic result size depends on the values of 'tensor.extract'"):
         axfusion.compile(text, cache=False)
+
+
+LAYER_NORM = """
+#map = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+func.func @forward(%x: tensor<?x32xf32>) -> tensor<?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n32 = arith.constant 32.0 : f32
+  %eps = arith.constant 1.0e-5 : f32
+  %n = tensor.dim %x, %c0 : tensor<?x32xf32>
+  %rows = tensor.empty(%n) : tensor<?xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%rows : tensor<?xf32>) -> tensor<?xf32>
+  %sum = linalg.generic {indexing_maps = [#map, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<?x32xf32>) outs(%acc : tensor<?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %a, %o : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %acc2 = linalg.fill ins(%zero : f32) outs(%rows : tensor<?xf32>) -> tensor<?xf32>
+  %sq = linalg.generic {indexing_maps = [#map, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %sum : tensor<?x32xf32>, tensor<?xf32>) outs(%acc2 : tensor<?xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %m = arith.divf %s, %n32 : f32
+    %d = arith.subf %a, %m : f32
+    %d2 = arith.mulf %d, %d : f32
+    %r = arith.addf %d2, %o : f32
+    linalg.yield %r : f32
+  } -> tensor<?xf32>
+  %init = tensor.empty(%n) : tensor<?x32xf32>
+  %y = linalg.generic {indexing_maps = [#map, #row, #row, #map], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum, %sq : tensor<?x32xf32>, tensor<?xf32>, tensor<?xf32>) outs(%init : tensor<?x32xf32>) {
+  ^bb0(%a: f32, %s: f32, %q: f32, %o: f32):
+    %m = arith.divf %s, %n32 : f32
+    %v = arith.divf %q, %n32 : f32
+    %ve = arith.addf %v, %eps : f32
+    %r = math.rsqrt %ve : f32
+    %d = arith.subf %a, %m : f32
+    %out = arith.mulf %d, %r : f32
+    linalg.yield %out : f32
+  } -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+"""
+
+
+def test_reduction_fusion_on_dynamic_rows(rng):
+    """A layer-norm over a ``?`` number of rows still fuses (``?`` rows match
+    ``?`` rows: every member indexes them in place)."""
+    mod = axfusion.compile(LAYER_NORM)
+    assert [g.pattern for g in mod.detected_patterns()] == ["ReductionFusion"]
+    for rows in (1, 6, 19):
+        x = rng.standard_normal((rows, 32)).astype(np.float32) * 3 + 1
+        x64 = x.astype(np.float64)
+        want = (x64 - x64.mean(1, keepdims=True)) / np.sqrt(x64.var(1, keepdims=True) + 1e-5)
+        assert_close(mod.forward(x), want, 1e-5)

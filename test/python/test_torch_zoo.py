@@ -200,3 +200,16 @@ def test_dynamic_batch_one_kernel(name, rng):
         assert got.shape == want.shape
         assert_close(got.numpy(), want.numpy(), BOUND, f"{name}, batch {batch}")
     assert "1 specialisation" in repr(mod)
+    found = {g.pattern for g in mod.detected_patterns()}
+    assert DYNAMIC_AT_LEAST[name] <= found, f"{name}: {sorted(found)}"
+
+
+# Patterns that form with a symbolic batch too (SoftmaxCrossEntropy and
+# Attention need static sizes: on a `?` batch their ops stay unfused).
+DYNAMIC_AT_LEAST = {
+    "mlp": {"LinearBiasRelu"},
+    "cnn": {"ConvBnRelu"},
+    "transformer": {"ReductionFusion", "LinearBiasActivation"},
+    "transformer_mha": {"ReductionFusion", "LinearBiasActivation"},
+    "classifier": {"LinearBiasRelu", "ReductionFusion"},
+}

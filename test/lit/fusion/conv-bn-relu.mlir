@@ -367,11 +367,12 @@ func.func @not_per_channel(%x: tensor<1x2x6x6xf32>, %w: tensor<2x2x3x3xf32>, %s:
 
 // -----
 
-// CHECK-LABEL: func.func @dynamic
-// CHECK-NOT:     axf.group
-// CHECK:         linalg.conv_2d_nchw_fchw {axf.near_miss = ["ConvBnRelu: dynamic shapes are not handled"]
+// A '?' batch fuses: the schedule tiles it by one image anyway.
+// CHECK-LABEL: func.func @dynamic_batch
+// CHECK:         linalg.conv_2d_nchw_fchw {axf.group = 0 : i64, axf.member = 1 : i64,
+// CHECK:         axf.pattern = "ConvBnRelu"
 #id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
-func.func @dynamic(%x: tensor<?x2x6x6xf32>, %w: tensor<2x2x3x3xf32>, %acc: tensor<?x2x4x4xf32>) -> tensor<?x2x4x4xf32> {
+func.func @dynamic_batch(%x: tensor<?x2x6x6xf32>, %w: tensor<2x2x3x3xf32>, %acc: tensor<?x2x4x4xf32>) -> tensor<?x2x4x4xf32> {
   %zero = arith.constant 0.0 : f32
   %conv = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
       ins(%x, %w : tensor<?x2x6x6xf32>, tensor<2x2x3x3xf32>) outs(%acc : tensor<?x2x4x4xf32>) -> tensor<?x2x4x4xf32>
@@ -382,4 +383,23 @@ func.func @dynamic(%x: tensor<?x2x6x6xf32>, %w: tensor<2x2x3x3xf32>, %acc: tenso
     linalg.yield %r : f32
   } -> tensor<?x2x4x4xf32>
   return %y : tensor<?x2x4x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @dynamic_image
+// CHECK-NOT:     axf.group
+// CHECK:         linalg.conv_2d_nchw_fchw {axf.near_miss = ["ConvBnRelu: dynamic sizes other than the batch are not handled"]
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @dynamic_image(%x: tensor<1x2x?x?xf32>, %w: tensor<2x2x3x3xf32>, %acc: tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xf32> {
+  %zero = arith.constant 0.0 : f32
+  %conv = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+      ins(%x, %w : tensor<1x2x?x?xf32>, tensor<2x2x3x3xf32>) outs(%acc : tensor<1x2x?x?xf32>) -> tensor<1x2x?x?xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%conv : tensor<1x2x?x?xf32>) outs(%acc : tensor<1x2x?x?xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.maximumf %in, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x?x?xf32>
+  return %y : tensor<1x2x?x?xf32>
 }

@@ -382,25 +382,54 @@ func.func @shared_fill(%x: tensor<32x10xf32>, %y: tensor<32x10xf32>) -> (tensor<
 
 // -----
 
-// Dynamic shapes are not handled.
-// CHECK-LABEL: func.func @dynamic
-// CHECK-NOT:     axf.group
-// CHECK:         axf.near_miss = ["ReductionFusion: dynamic shapes are not handled"]
-// CHECK-NOT:     axf.group
-#id = affine_map<(d0, d1) -> (d0, d1)>
-#drop = affine_map<(d0, d1) -> (d0)>
-func.func @dynamic(%x: tensor<?x10xf32>, %acc: tensor<?xf32>, %init: tensor<?x10xf32>) -> tensor<?x10xf32> {
-  %sum = linalg.generic {indexing_maps = [#id, #drop], iterator_types = ["parallel", "reduction"]}
-      ins(%x : tensor<?x10xf32>) outs(%acc : tensor<?xf32>) {
-  ^bb0(%a: f32, %s: f32):
-    %r = arith.addf %a, %s : f32
+// A '?' number of rows: '?' rows match '?' rows (every member indexes them
+// in place), so the group forms and the row loop runs to the dynamic size.
+// CHECK-LABEL: func.func @dynamic_rows
+// CHECK:         axf.pattern = "ReductionFusion"
+// CHECK-NOT:     axf.near_miss
+// TILE-LABEL:  func.func @dynamic_rows
+// TILE:          %[[N:.*]] = tensor.dim
+// TILE:          scf.forall (%{{.*}}) in (%[[N]])
+// TILE:            linalg.generic {{.*}} ins(%{{.*}} : tensor<1x32xf32>) outs(%{{.*}} : tensor<1xf32>)
+// BUF-LABEL:   func.func @dynamic_rows
+// BUF-SAME:      memref<?x32xf32>
+#map = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+func.func @dynamic_rows(%x: tensor<?x32xf32>) -> tensor<?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %n32 = arith.constant 32.0 : f32
+  %eps = arith.constant 1.0e-5 : f32
+  %n = tensor.dim %x, %c0 : tensor<?x32xf32>
+  %rows = tensor.empty(%n) : tensor<?xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%rows : tensor<?xf32>) -> tensor<?xf32>
+  %sum = linalg.generic {indexing_maps = [#map, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<?x32xf32>) outs(%acc : tensor<?xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %a, %o : f32
+    linalg.yield %s : f32
+  } -> tensor<?xf32>
+  %acc2 = linalg.fill ins(%zero : f32) outs(%rows : tensor<?xf32>) -> tensor<?xf32>
+  %sq = linalg.generic {indexing_maps = [#map, #row, #row], iterator_types = ["parallel", "reduction"]}
+      ins(%x, %sum : tensor<?x32xf32>, tensor<?xf32>) outs(%acc2 : tensor<?xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %m = arith.divf %s, %n32 : f32
+    %d = arith.subf %a, %m : f32
+    %d2 = arith.mulf %d, %d : f32
+    %r = arith.addf %d2, %o : f32
     linalg.yield %r : f32
   } -> tensor<?xf32>
-  %out = linalg.generic {indexing_maps = [#id, #drop, #id], iterator_types = ["parallel", "parallel"]}
-      ins(%x, %sum : tensor<?x10xf32>, tensor<?xf32>) outs(%init : tensor<?x10xf32>) {
-  ^bb0(%a: f32, %s: f32, %o: f32):
-    %r = arith.divf %a, %s : f32
-    linalg.yield %r : f32
-  } -> tensor<?x10xf32>
-  return %out : tensor<?x10xf32>
+  %init = tensor.empty(%n) : tensor<?x32xf32>
+  %y = linalg.generic {indexing_maps = [#map, #row, #row, #map], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum, %sq : tensor<?x32xf32>, tensor<?xf32>, tensor<?xf32>) outs(%init : tensor<?x32xf32>) {
+  ^bb0(%a: f32, %s: f32, %q: f32, %o: f32):
+    %m = arith.divf %s, %n32 : f32
+    %v = arith.divf %q, %n32 : f32
+    %ve = arith.addf %v, %eps : f32
+    %r = math.rsqrt %ve : f32
+    %d = arith.subf %a, %m : f32
+    %out = arith.mulf %d, %r : f32
+    linalg.yield %out : f32
+  } -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
 }
