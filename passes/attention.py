@@ -17,6 +17,11 @@ K transposed::
     %e   = linalg.generic ins(%x2, %max) { exp(subf) }          // or sub, then exp
     %sum = linalg.generic ins(%e) { addf }                      // into a zero fill
     %p   = linalg.generic ins(%e, %sum) { divf }
+    // optional, PyTorch's _safe_softmax (nn.MultiheadAttention): rows whose
+    // every score is -inf give zeros, not NaN
+    %t   = linalg.generic ins(%x2) { cmpf oeq (extf %x), -inf }  // i1 [.., Sq, Sk]
+    %all = linalg.generic ins(%t) { andi }                      // into a true fill
+    %p   = linalg.generic ins(%all, %zeros, %p) { select }       // %all read per row
     %p3  = tensor.collapse_shape %p [[0, 1], [2], [3]]          // optional
     %o   = linalg.batch_matmul ins(%p3, %v) outs(%zero_acc)     // [BH, Sq, Dv]
 
@@ -42,7 +47,11 @@ The element-wise ops between the two contractions are recognised by running
 their bodies (``activations.evaluate``): together they must compute
 ``a * s + b * mask`` for constants a, b; the softmax steps must compute max,
 ``exp(x - max)``, a sum into zero and a division. K may be transposed by a
-``linalg.transpose`` or by the first contraction's indexing maps.
+``linalg.transpose`` or by the first contraction's indexing maps. The safe
+softmax step is recognised by running its three bodies on sample rows (all
+-inf, partly -inf, finite): together they must give 0 on the first row and
+the probabilities on the others; the kernel then starts its running max at
+-inf (not -1e30) and writes 0 for rows whose max stays -inf.
 
 Refused, with a near miss: the probabilities (or the scores, or a softmax
 intermediate) have another user, so the score matrix must be materialised;
@@ -103,6 +112,7 @@ class Core:
     mask_op: object = None
     k_layout: str = "kt"
     batched: bool = True
+    safe: bool = False                # rows of -inf scores give 0 (PyTorch's _safe_softmax)
     ops: list = field(default_factory=list)   # the core's ops, in program order
     sources: dict = field(default_factory=dict)  # kernel role -> the op it replaces
 
@@ -144,29 +154,32 @@ def _splat(value: ir.Value) -> float | None:
     return None
 
 
-def _zero_fill(value: ir.Value):
-    """The ``linalg.fill`` of 0.0 producing ``value``, else None."""
+def _scalar_fill(value: ir.Value):
+    """(fill, its scalar constant as a float) when ``value`` is a
+    ``linalg.fill`` of an ``arith.constant``, else (None, None)."""
     fill = match.producer(value)
     if not _is(fill, "linalg.fill"):
-        return None
+        return None, None
     cst = match.producer(match.inputs(fill)[0])
     if not _is(cst, "arith.constant"):
-        return None
+        return None, None
     attr = cst.operation.attributes["value"]
-    return fill if isinstance(attr, ir.FloatAttr) and attr.value == 0.0 else None
+    if isinstance(attr, (ir.FloatAttr, ir.IntegerAttr, ir.BoolAttr)):  # i1 `true`: BoolAttr
+        return fill, float(attr.value)
+    return None, None
+
+
+def _zero_fill(value: ir.Value):
+    """The ``linalg.fill`` of 0.0 producing ``value``, else None."""
+    fill, init = _scalar_fill(value)
+    return fill if init == 0.0 else None
 
 
 def _lowest_fill(op) -> bool:
     """``op``'s accumulator starts at -inf (or the lowest float): any other
     start would change the softmax of rows below it."""
-    fill = match.producer(match.outputs(op)[0])
-    if not _is(fill, "linalg.fill"):
-        return False
-    cst = match.producer(match.inputs(fill)[0])
-    if not _is(cst, "arith.constant"):
-        return False
-    attr = cst.operation.attributes["value"]
-    return isinstance(attr, ir.FloatAttr) and attr.value <= -1e30
+    _, init = _scalar_fill(match.outputs(op)[0])
+    return init is not None and init <= -1e30
 
 
 def _static(ty) -> bool:
@@ -405,6 +418,61 @@ def _row_body(op, x, row, xv, rv):
     return _body(op, args)
 
 
+# Sample rows for the safe-softmax step: every score -inf (selected to 0);
+# some -inf; -inf and finite scores of -1e30 down to the lowest f32 (not
+# masked); none -inf.
+_LOWEST = float(np.finfo(np.float32).min)
+_ROWS = np.array([[-np.inf] * 8,
+                  [-np.inf, 0.5, -np.inf, -np.inf, 2.0, -np.inf, -np.inf, -np.inf],
+                  [-np.inf, _LOWEST, -np.inf, -1e30, -np.inf, -np.inf, -np.inf, -np.inf],
+                  _X[:8]])
+_P = np.abs(_Y[:8]) + 0.25 * np.ones((len(_ROWS), 1))
+
+
+def _safe_select(p: ir.Value, x: ir.Value):
+    """PyTorch's ``_safe_softmax`` step after the division ``p``: a select of
+    0 for the rows of ``x`` whose every score is -inf. Returns (test, fill,
+    all, select): an element-wise i1 test of ``x``, its reduction along the
+    last dim (into ``fill``) and the select reading that row value, the
+    probabilities and splat constants; or None. What they compute is checked
+    by running their bodies on ``_ROWS``."""
+    for sel in match.users(p):
+        if not _pointwise_on(sel, p):
+            continue
+        ins, maps = match.inputs(sel), match.indexing_maps(sel)
+        rows = [v for v in ins if v != p and _splat(v) is None]
+        if len(rows) != 1 or not _row_map(maps[ins.index(rows[0])]):
+            continue
+        red = match.producer(rows[0])
+        if red is None or len(match.inputs(red)) != 1:
+            continue
+        t = match.inputs(red)[0]
+        test = match.producer(t)
+        fill, init = _scalar_fill(match.outputs(red)[0])
+        if not _row_reduction(red, t) or fill is None or test is None or \
+                not _pointwise_on(test, x) or len(match.inputs(test)) != 1:
+            continue
+        got = _safe_rows(test, red, init, sel, rows[0], p)
+        if got is not None and np.array_equal(got, np.concatenate([0 * _P[:1], _P[1:]])):
+            return test, fill, red, sel
+    return None
+
+
+def _safe_rows(test, red, init, sel, row, p) -> np.ndarray | None:
+    """The select's result on ``_P`` when the scores are ``_ROWS``."""
+    try:
+        flags = evaluate(test, [_ROWS, np.zeros_like(_ROWS)])
+        acc = np.full(len(_ROWS), init)
+        for j in range(_ROWS.shape[1]):
+            acc = evaluate(red, [flags[:, j], acc])
+        args = [_P if v == p else (acc[:, None] if v == row else _splat(v))
+                for v in match.inputs(sel)] + [0.0]
+        return evaluate(sel, [np.broadcast_to(np.asarray(a, np.float64), _P.shape)
+                              for a in args])
+    except Exception:  # an op the interpreter does not know: not recognised
+        return None
+
+
 def _find_c2(p: ir.Value):
     """The contraction reading the probabilities as its left operand (maybe
     through a collapse_shape): (c2, collapse) or (None, None)."""
@@ -435,17 +503,23 @@ def analyse(c1) -> Core | None:
     if soft is None:
         return None
     mx, max_expand, exps, sm, div = soft
-    p = div.results[0]
+    safe = _safe_select(div.results[0], x)
+    p = safe[-1].results[0] if safe else div.results[0]
     c2, collapse = _find_c2(p)
     roles2 = _contraction_roles(c2) if c2 is not None else None
     if roles2 != (batched, "kt") or in_group(c2):
         return None
     # From here on it is attention: a refusal is a near miss.
     if len(match.users(p)) != 1 or \
-            (collapse is not None and len(match.users(collapse.results[0])) != 1):
+            (collapse is not None and len(match.users(collapse.results[0])) != 1) or \
+            (safe and len(match.users(div.results[0])) != 1):
         raise _Refuse(div, P_SECOND_USER)
-    if _ops(match.users(x)) != _ops([mx, exps[0]]):
+    test, all_fill, all_rows, sel = safe or (None,) * 4
+    if _ops(match.users(x)) != _ops([mx, exps[0]] + ([test] if safe else [])):
         raise _Refuse(mx, SCORES_SECOND_USER)
+    if safe and (len(match.users(test.results[0])) != 1 or
+                 len(match.users(all_rows.results[0])) != 1):
+        raise _Refuse(all_rows, SOFTMAX_SECOND_USER)
     e = exps[-1].results[0]
     if _ops(match.users(e)) != _ops([sm, div]) or len(match.users(mx.results[0])) != 1 \
             or any(len(match.users(r)) for r in list(mx.results)[1:]) or \
@@ -467,12 +541,12 @@ def analyse(c1) -> Core | None:
                       "a contraction accumulates into a non-zero initial value")
     core.ops = [fill1, c1] + ([expand] if expand else []) + chain + \
         _producer_fills(mx) + [mx] + ([max_expand] if max_expand else []) + exps + \
-        [_producer_fill(sm), sm, div] + \
+        [_producer_fill(sm), sm, div] + ([test, all_fill, all_rows, sel] if safe else []) + \
         ([collapse] if collapse else []) + [fill2, c2]
     core.ops = [op for op in core.ops if op is not None]
-    core.k_layout, core.batched = k_layout, batched
+    core.k_layout, core.batched, core.safe = k_layout, batched, bool(safe)
     core.sources = {"q": chain[0] if chain else c1, "scores": c1, "max": mx, "exp": exps[-1],
-                    "sum": sm, "div": div, "pv": c2, "mask": core.mask_op or c1}
+                    "sum": sm, "div": sel or div, "pv": c2, "mask": core.mask_op or c1}
     return core
 
 
@@ -565,7 +639,7 @@ def kernel_spec(core: Core) -> tuple[KernelSpec, ir.Value, ir.Value]:
         v_type=str(v.type), out_type=str(c2.results[0].type), batched=core.batched,
         sq=sq, sk=sk, d=d, dv=dv, scale=core.scale,
         mask_type=str(core.mask.type) if core.mask is not None else None,
-        mask_scale=core.mask_scale, mask_dims=core.mask_dims, br=br, bc=bc)
+        mask_scale=core.mask_scale, mask_dims=core.mask_dims, br=br, bc=bc, safe=core.safe)
     return spec, q, k
 
 

@@ -24,6 +24,14 @@ LLVM after ``convert-linalg-to-loops``)::
       %o[bh, qb*Br : +Br, :] = %acc / %l
     }
 
+In safe mode (PyTorch's ``_safe_softmax``, ``spec.safe``) a row whose
+every score is -inf gives 0, exactly: ``m`` starts at -inf instead of
+-1e30 (so only such rows keep it), the two subtractions of the running max
+subtract 0 where it is still -inf (-inf - -inf would be NaN; 2^-inf is the
+0 those rows need), and the last step writes 0 where ``m`` is -inf instead
+of ``0 / 0``. Without it the kernel text is unchanged: such a row is NaN,
+as in ``torch.softmax``.
+
 Scratch per task is O(Br * Bc + Br * Dv + Bc * (D + Dv)); the [Sq, Sk]
 score matrix never exists. The pipeline has no vectoriser of its own, so
 the text is shaped for LLVM's:
@@ -82,6 +90,8 @@ class KernelSpec:
     mask_dims: tuple[str, ...] = ()
     br: int = 64
     bc: int = 128
+    # PyTorch's _safe_softmax: a row whose every score is -inf gives zeros.
+    safe: bool = False
 
 
 def block_size(n: int, most: int, whole_up_to: int, least: int = 8) -> int | None:
@@ -135,6 +145,16 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
     """A ``func.func @name(%q, %k, %v[, %mask]) -> out_type`` computing the
     attention core with the flash algorithm."""
     s = spec
+
+    def _finite_max(m: str, out: str, p: str) -> list[str]:
+        """Safe mode: the running max ``m`` is -inf while every score so far
+        was -inf; subtract 0 then, since -inf - -inf is NaN (and exp2 of
+        -inf - 0 is the 0 those rows need)."""
+        if not s.safe:
+            return []
+        return [f"%{p} = arith.cmpf oeq, {m}, %k_neg : f32",
+                f"%{out} = arith.select %{p}, %k_zero, {m} : f32"]
+
     nb = len(s.score_batch)
     br, bc, d, dv = s.br, s.bc, s.d, s.dv
     f32 = "f32"
@@ -154,7 +174,8 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
              f"shared_outs(%out = %out0) -> ({s.out_type}) {{")
     B = []  # forall body
     consts = {
-        "k_zero": ("0.0", f32), "k_neg": ("-1.0e+30", f32), "k_lo": ("-127.0", f32),
+        "k_zero": ("0.0", f32), "k_neg": ("0xFF800000" if s.safe else "-1.0e+30", f32),
+        "k_lo": ("-127.0", f32),
         "k_hi": ("127.0", f32), "k_qs": (_f(s.scale * LOG2E), f32),
         "k_ms": (_f(s.mask_scale * LOG2E), f32),
     }
@@ -299,8 +320,9 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
           "iterator_types = [\"parallel\"]} "
           f"ins(%bm : {t_row}) outs(%m, %l, %ale : {t_row}, {t_row}, {t_row}) {{",
           "^bb0(%x: f32, %mo: f32, %lo: f32, %ao: f32):",
-          "  %mn = arith.maximumf %mo, %x : f32",
-          "  %dm = arith.subf %mo, %mn : f32"]
+          "  %mn = arith.maximumf %mo, %x : f32"]
+    F += ["  " + line for line in _finite_max("%mn", "ms", "mz")]
+    F += [f"  %dm = arith.subf %mo, {'%ms' if s.safe else '%mn'} : f32"]
     F += ["  " + line for line in _exp2("%dm", "al", "ea_")]
     F += ["  %ls = arith.mulf %lo, %al : f32",
           "  linalg.yield %mn, %ls, %al : f32, f32, f32",
@@ -308,8 +330,9 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
           "%p = linalg.generic {axf.role = \"exp\", indexing_maps = [affine_map<(j, i) -> (i)>, "
           "affine_map<(j, i) -> (j, i)>], iterator_types = [\"parallel\", \"parallel\"]} "
           f"ins(%u#0 : {t_row}) outs(%s : {t_s}) {{",
-          "^bb0(%mv: f32, %o: f32):",
-          "  %ds = arith.subf %o, %mv : f32"]
+          "^bb0(%mv: f32, %o: f32):"]
+    F += ["  " + line for line in _finite_max("%mv", "mvs", "mvz")]
+    F += [f"  %ds = arith.subf %o, {'%mvs' if s.safe else '%mv'} : f32"]
     F += ["  " + line for line in _exp2("%ds", "e", "ep_")]
     F += ["  linalg.yield %e : f32",
           f"}} -> {t_s}",
@@ -353,13 +376,18 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
     B.append("}")
     B.append("%os = " + slice_of("%out", s.out_type, lead_off + ["%i0", "0"],
                                  lead_size + [br, dv], t_acc))
+    # Safe mode: 0, not 0/0, where the row max stayed -inf (every score -inf).
+    m_in = (", %r#0", f", {t_row}", " %mv: f32,") if s.safe else ("", "", "")
     B += ["%o = linalg.generic {axf.role = \"div\", indexing_maps = [affine_map<(i, e) -> (i, e)>, "
-          "affine_map<(i, e) -> (i)>, affine_map<(i, e) -> (i, e)>], "
+          + "affine_map<(i, e) -> (i)>, " * (2 if s.safe else 1) + "affine_map<(i, e) -> (i, e)>], "
           "iterator_types = [\"parallel\", \"parallel\"]} "
-          f"ins(%r#2, %r#1 : {t_acc}, {t_row}) outs(%os : {t_acc}) {{",
-          "^bb0(%x: f32, %y: f32, %o: f32):",
-          "  %z = arith.divf %x, %y : f32",
-          "  linalg.yield %z : f32",
+          f"ins(%r#2, %r#1{m_in[0]} : {t_acc}, {t_row}{m_in[1]}) outs(%os : {t_acc}) {{",
+          f"^bb0(%x: f32, %y: f32,{m_in[2]} %o: f32):"]
+    B += ["  %dq = arith.divf %x, %y : f32",
+          "  %masked = arith.cmpf oeq, %mv, %k_neg : f32",
+          "  %z = arith.select %masked, %k_zero, %dq : f32"] if s.safe else \
+        ["  %z = arith.divf %x, %y : f32"]
+    B += ["  linalg.yield %z : f32",
           f"}} -> {t_acc}",
           "scf.forall.in_parallel {",
           f"  tensor.parallel_insert_slice %o into %out[{', '.join(lead_off + ['%i0', '0'])}] "

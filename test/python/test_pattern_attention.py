@@ -1,6 +1,7 @@
 """The Attention pattern: softmax(Q K^T * scale + mask) V becomes one
 flash-attention kernel (online softmax, no [Sq, Sk] score matrix); checked
-against numpy float64 on fresh random inputs (max relative error <= 1e-4;
+against numpy float64 (and nn.MultiheadAttention against PyTorch eager in
+float64) on fresh random inputs (max relative error <= 1e-4;
 the kernel's exp2 polynomial is accurate to ~1e-7 and the key blocks are
 summed in a different order than numpy's).
 
@@ -8,7 +9,11 @@ The IR is written the way torch-mlir imports ``softmax(q @ k.transpose(-2,
 -1) / sqrt(d) + mask) @ v`` for [B, H, S, D] tensors: heads collapsed into
 one batch dim around ``linalg.batch_matmul`` (``tensor.collapse_shape`` /
 ``expand_shape``), the scale, mask add and every softmax step its own
-``linalg.generic``, the row statistics kept as [B, H, S, 1].
+``linalg.generic``, the row statistics kept as [B, H, S, 1]. With
+``safe=True`` it ends like PyTorch's ``_safe_softmax`` (what
+``nn.MultiheadAttention`` imports as): rows whose every score is -inf are
+selected to 0 (an i1 ``x == -inf`` test, an ``andi`` row reduction, a
+select), and the kernel must give those zeros, not NaN.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ def _t(shape) -> str:
 def attention_ir(s: int, *, b: int = 1, h: int = 2, d: int = 16, sk: int | None = None,
                  mask: str | None = "ss", k_form: str = "transpose4d",
                  exp_form: str = "two", scale_form: str = "div", keepdim: bool = True,
-                 probs_returned: bool = False) -> str:
+                 probs_returned: bool = False, safe: bool = False) -> str:
     """``@forward(q[B,H,S,D], k[B,H,Sk,D], v[B,H,Sk,D], mask?) -> [B,H,S,D]``.
 
     mask: None, "ss" ([S, Sk] broadcast over B, H), "b11k" ([B, 1, 1, Sk]
@@ -37,7 +42,8 @@ def attention_ir(s: int, *, b: int = 1, h: int = 2, d: int = 16, sk: int | None 
     4-D linalg.transpose, then collapsed), "transpose3d" (collapsed, then
     transposed), "maps" (batch_matmul with transposed indexing maps).
     exp_form: "two" (subf, then exp) or "one". scale_form: "div", "mul", "q"
-    (Q scaled before the product), "none".
+    (Q scaled before the product), "none". safe: torch's _safe_softmax select
+    after the division.
     """
     sk = sk or s
     bh = b * h
@@ -169,8 +175,38 @@ def attention_ir(s: int, *, b: int = 1, h: int = 2, d: int = 16, sk: int | None 
           "  ^bb0(%a: f32, %m: f32, %o: f32):",
           "    %r = arith.divf %a, %m : f32",
           "    linalg.yield %r : f32",
-          f"  }} -> {x4}",
-          f"  %p3 = tensor.collapse_shape %p [[0, 1], [2], [3]] : {x4} into {_t([bh, s, sk])}",
+          f"  }} -> {x4}"]
+    p = "%p"
+    if safe:   # torch-mlir's import of aten._safe_softmax's where(all(x == -inf), 0, p)
+        i1x, i1r = _t([b, h, s, sk]).replace("f32", "i1"), _t(rows).replace("f32", "i1")
+        L += ["  %dninf = arith.constant 0xFFF0000000000000 : f64",
+              "  %true = arith.constant true",
+              f"  %zeros = arith.constant dense<0.0> : {x4}",
+              f"  %t_init = tensor.empty() : {i1x}",
+              f"  %t = linalg.generic {{indexing_maps = [{id4}, {id4}], iterator_types = {par4}}}"
+              f" ins({x} : {x4}) outs(%t_init : {i1x}) {{",
+              "  ^bb0(%a: f32, %o: i1):",
+              "    %w = arith.extf %a : f32 to f64",
+              "    %r = arith.cmpf oeq, %w, %dninf : f64",
+              "    linalg.yield %r : i1",
+              f"  }} -> {i1x}",
+              f"  %all_init = tensor.empty() : {i1r}",
+              f"  %all_acc = linalg.fill ins(%true : i1) outs(%all_init : {i1r}) -> {i1r}",
+              f"  %all = linalg.generic {{indexing_maps = [{id4}, {rmap}], iterator_types = {red}}}"
+              f" ins(%t : {i1x}) outs(%all_acc : {i1r}) {{",
+              "  ^bb0(%a: i1, %o: i1):",
+              "    %r = arith.andi %a, %o : i1",
+              "    linalg.yield %r : i1",
+              f"  }} -> {i1r}",
+              f"  %ps = linalg.generic {{indexing_maps = [{rmap}, {id4}, {id4}, {id4}], "
+              f"iterator_types = {par4}}} ins(%all, %zeros, %p : {i1r}, {x4}, {x4}) "
+              f"outs(%x_init : {x4}) {{",
+              "  ^bb0(%c: i1, %z: f32, %a: f32, %o: f32):",
+              "    %r = arith.select %c, %z, %a : f32",
+              "    linalg.yield %r : f32",
+              f"  }} -> {x4}"]
+        p = "%ps"
+    L += [f"  %p3 = tensor.collapse_shape {p} [[0, 1], [2], [3]] : {x4} into {_t([bh, s, sk])}",
           f"  %o_init = tensor.empty() : {_t([bh, s, d])}",
           f"  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : {_t([bh, s, d])}) "
           f"-> {_t([bh, s, d])}",
@@ -178,7 +214,7 @@ def attention_ir(s: int, *, b: int = 1, h: int = 2, d: int = 16, sk: int | None 
           f"outs(%o_acc : {_t([bh, s, d])}) -> {_t([bh, s, d])}",
           f"  %o = tensor.expand_shape %o3 [[0, 1], [2], [3]] output_shape [{b}, {h}, {s}, {d}]"
           f" : {_t([bh, s, d])} into {_t([b, h, s, d])}"]
-    rets = ["%o"] + (["%p"] if probs_returned else [])
+    rets = ["%o"] + ([p] if probs_returned else [])
     L += [f"  return {', '.join(rets)} : {', '.join(results)}", "}"]
     return "\n".join(L) + "\n"
 
@@ -190,9 +226,10 @@ def reference(q, k, v, mask=None, mask_kind=None):
         m = np.asarray(mask, np.float64)
         sc = sc + (m.reshape(m.shape) if mask_kind != "toeplitz" else
                    m[np.add.outer(np.arange(q.shape[2]), np.arange(k.shape[2]))])
-    sc -= sc.max(-1, keepdims=True)
+    masked = np.all(sc == -np.inf, axis=-1, keepdims=True)   # 0 there (safe softmax)
+    sc = np.where(masked, 0.0, sc - np.where(masked, 0.0, sc.max(-1, keepdims=True)))
     p = np.exp(sc)
-    p /= p.sum(-1, keepdims=True)
+    p = np.where(masked, 0.0, p / p.sum(-1, keepdims=True))
     return np.einsum("bhij,bhjd->bhid", p, v), p
 
 
@@ -299,3 +336,106 @@ def test_example_with_projections(rng):
                        mask)
     want = (out[0].transpose(1, 0, 2).reshape(s, e) @ wo.T + bo)[None]
     assert_close(mod.forward(x, *params, mask), want, BOUND, "attention block")
+
+
+# -- PyTorch's safe softmax (nn.MultiheadAttention) ------------------------------
+
+def _kill_rows(mask, sk):
+    """Row 0 of the [.., S, Sk] mask all -inf (0 out, not NaN); row 1 -inf on
+    the first key block only (its running max goes from -inf to finite)."""
+    m = np.array(mask)
+    m[..., 0, :] = -np.inf
+    m[..., 1, :min(128, sk - 1)] = -np.inf
+    return m
+
+
+SAFE_CASES = [
+    (64, dict(mask="full")),
+    (256, dict(mask="full", h=2, exp_form="one")),       # two key blocks of 128
+    (192, dict(mask="b11k", b=2, k_form="maps", keepdim=False)),
+    (128, dict(mask=None, scale_form="q")),
+]
+
+
+@pytest.mark.parametrize("s,kw", SAFE_CASES, ids=[f"S{s}-{i}" for i, (s, _) in
+                                                  enumerate(SAFE_CASES)])
+def test_safe_softmax_matches_numpy(rng, s, kw):
+    mod = compile_ir(attention_ir(s, safe=True, **kw))
+    assert _patterns(mod) == ["Attention"]
+    dims = {k: kw[k] for k in ("b", "h", "d", "sk") if k in kw}
+    args = _inputs(rng, s, mask=kw.get("mask"), **dims)
+    if kw.get("mask") == "full":
+        args[3] = _kill_rows(args[3], s)
+    elif kw.get("mask") == "b11k":   # batch 1 all padding: every row of it masked
+        args[3][1] = -np.inf
+    want, p = reference(*args[:3], *(args[3:] or [None]))
+    dead = p.sum(-1) == 0.0                 # [B, H, S]: rows of -inf scores
+    assert dead.any() == (len(args) == 4)
+    got = mod.forward(*args)
+    assert_close(got, want, BOUND, "safe attention")
+    assert np.all(got[dead] == 0.0)
+
+
+def test_plain_softmax_of_masked_row_stays_nan(rng):
+    """Without the select, a row of -inf scores is 0/0 in the softmax (NaN
+    in numpy and torch.softmax alike): the kernel keeps that."""
+    mod = compile_ir(attention_ir(64, mask="full"))
+    assert _patterns(mod) == ["Attention"]
+    args = _inputs(rng, 64, mask="full")
+    args[3] = _kill_rows(args[3], 64)
+    got = mod.forward(*args)
+    assert np.all(np.isnan(got[..., 0, :]))
+    want, _ = reference(*args)
+    assert_close(got[..., 1:, :], want[..., 1:, :], BOUND, "attention")
+
+
+def _mha_module(torch, e, heads, seed):
+    class MHA(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = torch.nn.MultiheadAttention(e, heads, batch_first=True)
+
+        def forward(self, x, mask=None):
+            return self.mha(x, x, x, attn_mask=mask, need_weights=False)[0]
+
+    torch.manual_seed(seed)
+    model = MHA().eval()
+    with torch.no_grad():   # biases are zero at initialisation: make them count
+        model.mha.in_proj_bias.uniform_(-0.5, 0.5)
+        model.mha.out_proj.bias.uniform_(-0.5, 0.5)
+    return model
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("masked", [False, True], ids=["no-mask", "float-mask"])
+def test_multihead_attention_matches_pytorch(rng, masked):
+    """nn.MultiheadAttention as torch-mlir imports it (with _safe_softmax)
+    becomes the kernel; a float attn_mask with a row of -inf gives that
+    row's attention 0 (the output is the out_proj bias), like PyTorch."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch_mlir")
+    import axfusion
+    b, s, e, heads = 2, 256, 64, 4
+    model = _mha_module(torch, e, heads, int(rng.integers(2**31)))
+
+    def inputs():
+        x = torch.from_numpy(rng.standard_normal((b, s, e)).astype(np.float32))
+        if not masked:
+            return (x,)
+        m = rng.standard_normal((s, s))
+        m = np.where(np.tri(s, dtype=bool), m, -np.inf)   # causal
+        m = _kill_rows(m, s)
+        m[1, 128:] = rng.standard_normal(s - 128)        # row 1: keys of block 2 only
+        return x, torch.from_numpy(m.astype(np.float32))
+
+    mod = axfusion.compile(model, inputs())
+    assert "Attention" in [g.pattern for g in mod.detected_patterns()]
+    args = inputs()
+    with torch.no_grad():
+        want = model.double()(*(a.double() for a in args)).numpy()
+    model.float()
+    got = mod(*args).numpy()
+    assert_close(got, want, BOUND, "nn.MultiheadAttention")
+    if masked:
+        bias = model.mha.out_proj.bias.detach().numpy()
+        assert_close(got[:, 0, :], np.broadcast_to(bias, (b, e)), 1e-6, "masked row")

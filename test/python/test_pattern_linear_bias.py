@@ -242,6 +242,44 @@ func.func @shared_fill(%x: tensor<{M}x{K}xf32>, %wq: tensor<{K}x{N}xf32>, %bq: t
 }}
 """
 
+
+
+def expand_linear(name: str, body: str) -> str:
+    """``func @name(x[B,m,K], w[N,K], b[N]) = act(x @ w^T + b)`` as torch-mlir
+    lowers ``nn.Linear`` + activation on a 3-D input: the matmul and the bias
+    add on the collapsed [B*m, K] view, the activation reading the result
+    through a ``tensor.expand_shape``."""
+    rows, x3, y3 = B * M, f"tensor<{B}x{M}x{K}xf32>", f"tensor<{B}x{M}x{N}xf32>"
+    x, y = f"tensor<{rows}x{K}xf32>", f"tensor<{rows}x{N}xf32>"
+    return f"""
+func.func @{name}(%x3: {x3}, %w: tensor<{N}x{K}xf32>, %b: tensor<{N}xf32>) -> {y3} {{
+  %zero = arith.constant 0.0 : f32
+  %x = tensor.collapse_shape %x3 [[0, 1], [2]] : {x3} into {x}
+  %wt_init = tensor.empty() : tensor<{K}x{N}xf32>
+  %wt = linalg.transpose ins(%w : tensor<{N}x{K}xf32>) outs(%wt_init : tensor<{K}x{N}xf32>) permutation = [1, 0]
+  %init = tensor.empty() : {y}
+  %acc = linalg.fill ins(%zero : f32) outs(%init : {y}) -> {y}
+  %mm = linalg.matmul ins(%x, %wt : {x}, tensor<{K}x{N}xf32>) outs(%acc : {y}) -> {y}
+  %biased = linalg.generic {{indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}}
+      ins(%mm, %b : {y}, tensor<{N}xf32>) outs(%init : {y}) {{
+  ^bb0(%in_0: f32, %in_1: f32, %out: f32):
+    %s = arith.addf %in_0, %in_1 : f32
+    linalg.yield %s : f32
+  }} -> {y}
+  %e = tensor.expand_shape %biased [[0, 1], [2]] output_shape [{B}, {M}, {N}] : {y} into {y3}
+  %init3 = tensor.empty() : {y3}
+  %r = linalg.generic {{indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}}
+      ins(%e : {y3}) outs(%init3 : {y3}) {{
+  ^bb0(%in: f32, %out: f32):{body}
+  }} -> {y3}
+  return %r : {y3}
+}}
+"""
+
+
+EXPAND_GELUS = ("gelu_erf", "gelu_tanh_torch")
+EXPANDED = "".join(expand_linear(f"expand_{name}", ACTIVATIONS[name][0]) for name in EXPAND_GELUS)
+
 # name -> (IR, reference, pattern, op names of the group root first)
 TWO_GENERICS = ("linalg.generic", "linalg.generic", "linalg.matmul", "linalg.fill")
 ONE_GENERIC = ("linalg.generic", "linalg.matmul", "linalg.fill")
@@ -253,7 +291,8 @@ CASES["relu_merged"] = (linear("relu_merged", ACTIVATIONS["relu_max"][0], merged
 CASES["relu_bias_first"] = (linear("relu_bias_first", ACTIVATIONS["relu_max"][0],
                                    bias_first=True),
                             lambda x: np.maximum(x, 0.0), "LinearBiasRelu", TWO_GENERICS)
-POSITIVE = HEADER + "".join(c[0] for c in CASES.values()) + BATCH_GELU + SHARED_FILL
+POSITIVE = HEADER + "".join(c[0] for c in CASES.values()) + BATCH_GELU + SHARED_FILL + \
+    EXPANDED
 
 
 def rand(rng, *shape):
@@ -289,6 +328,43 @@ def test_batch_matmul_gelu(positive, rng):
     (group,) = groups_of(positive, "batch_gelu")
     assert group.pattern == "LinearBiasGelu"
     assert group.ops == ("linalg.generic", "linalg.generic", "linalg.batch_matmul", "linalg.fill")
+
+
+@pytest.mark.parametrize("name", EXPAND_GELUS)
+def test_gelu_through_expand_shape(positive, rng, name):
+    """The GELU after torch-mlir's expand_shape joins the group (it is moved
+    before the reshape): LinearBiasGelu with the GELU as the root."""
+    x, w, b = rand(rng, B, M, K), rand(rng, N, K), rand(rng, N)
+    got = positive[f"expand_{name}"](x, w, b)
+    assert got.shape == (B, M, N)
+    assert_close(got, ACTIVATIONS[name][1](linear_ref(x, w, b)), BOUND, name)
+    (group,) = groups_of(positive, f"expand_{name}")
+    assert group.pattern == "LinearBiasGelu"
+    assert group.ops == TWO_GENERICS
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_torch_linear_gelu_3d(rng, approximate):
+    """nn.Linear + nn.GELU on a [batch, seq, features] input, end to end
+    through torch-mlir, against PyTorch eager in float64."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch_mlir")
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    model = torch.nn.Sequential(torch.nn.Linear(K, N), torch.nn.GELU(approximate=approximate))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    model.eval()
+    x = torch.randn(B, M, K, generator=gen)
+    mod = axfusion.compile(model, (x,))
+    x = torch.randn(B, M, K, generator=gen)     # fresh inputs, not the example
+    got = mod(x)
+    with torch.no_grad():
+        want = model.double()(x.double()).numpy()
+    assert_close(got.numpy(), want, BOUND, f"GELU({approximate})")
+    patterns = [g.pattern for g in mod.detected_patterns()]
+    assert patterns == ["LinearBiasGelu"], patterns
 
 
 def test_shared_fill_gives_each_group_its_own(positive, rng):

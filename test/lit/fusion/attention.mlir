@@ -629,3 +629,355 @@ func.func @torch_max_with_argmax(%q: tensor<2x64x16xf32>, %kt: tensor<2x16x64xf3
   %o = linalg.batch_matmul ins(%p3, %v : tensor<2x64x64xf32>, tensor<2x64x16xf32>) outs(%o_acc : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
   return %o : tensor<2x64x16xf32>
 }
+
+// -----
+
+// PyTorch's _safe_softmax, as torch-mlir imports nn.MultiheadAttention:
+// after the division, rows whose every score is -inf are selected to 0
+// (an i1 `extf x == -inf` test, an andi reduction into a `true` fill, a
+// select between a zero splat and P, read per row). The whole core, the i1
+// steps included, becomes the kernel in its safe mode: the running max
+// starts at -inf (not -1e30), -inf - -inf is guarded (0 is subtracted from
+// a row whose max is still -inf) both for the rescale factor and for P,
+// and a row whose max stays -inf writes 0 instead of 0/0.
+// bytes_saved: six [2, 64, 64] f32 (scores, masked, shifted, exp, P, the
+// select), two rows, the i1 test [2, 64, 64] and the i1 row [2, 64]:
+// 2 * (6 * 32768 + 2 * 512 + 8192 + 128).
+// CHECK-LABEL: func.func @torch_safe_softmax
+// CHECK-NOT:     xi1>
+// CHECK:         %[[O:.*]] = scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (1, 2, 1) shared_outs(%{{.*}}) -> (tensor<2x64x16xf32>) {
+// CHECK:           %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK:           %[[NINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK:           linalg.fill {{.*}}ins(%[[NINF]] : f32)
+// CHECK:           scf.for
+// CHECK:             linalg.fill {{.*}}ins(%[[NINF]] : f32)
+// CHECK:             arith.maximumf
+// CHECK:             %[[MN:.*]] = arith.maximumf %[[MO:[^,]*]], %{{.*}} : f32
+// CHECK-NEXT:        %[[MZ:.*]] = arith.cmpf oeq, %[[MN]], %[[NINF]] : f32
+// CHECK-NEXT:        %[[MS:.*]] = arith.select %[[MZ]], %[[ZERO]], %[[MN]] : f32
+// CHECK-NEXT:        arith.subf %[[MO]], %[[MS]] : f32
+// CHECK:             ^bb0(%[[MV:.*]]: f32, %[[S:.*]]: f32):
+// CHECK-NEXT:        %[[VZ:.*]] = arith.cmpf oeq, %[[MV]], %[[NINF]] : f32
+// CHECK-NEXT:        %[[VS:.*]] = arith.select %[[VZ]], %[[ZERO]], %[[MV]] : f32
+// CHECK-NEXT:        arith.subf %[[S]], %[[VS]] : f32
+// CHECK:             scf.yield
+// CHECK:           ^bb0(%[[A:.*]]: f32, %[[L:.*]]: f32, %[[M:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT:      %[[D:.*]] = arith.divf %[[A]], %[[L]] : f32
+// CHECK-NEXT:      %[[DEAD:.*]] = arith.cmpf oeq, %[[M]], %[[NINF]] : f32
+// CHECK-NEXT:      %[[Z:.*]] = arith.select %[[DEAD]], %[[ZERO]], %[[D]] : f32
+// CHECK-NEXT:      linalg.yield %[[Z]] : f32
+// CHECK:           scf.forall.in_parallel
+// CHECK:         } {axf.bytes_saved = 411904 : i64, axf.group = 0 : i64, axf.kernel, axf.member = 0 : i64, axf.pattern = "Attention"}
+// CHECK-NOT:     linalg.batch_matmul
+// CHECK-NOT:     xi1>
+// CHECK:         return %[[O]]
+// No i1 buffer is left after bufferization either.
+// BUF-LABEL: func.func @torch_safe_softmax
+// BUF-NOT:     xi1>
+// BUF:         scf.forall
+// BUF-NOT:       xi1>
+// BUF:         return
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#mask = affine_map<(d0, d1, d2, d3) -> (0, 0, d2, d3)>
+#row = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+func.func @torch_safe_softmax(%q: tensor<2x64x16xf32>, %kt: tensor<2x16x64xf32>, %v: tensor<2x64x16xf32>,
+                              %mask: tensor<1x1x64x64xf32>) -> tensor<2x64x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %dninf = arith.constant 0xFFF0000000000000 : f64
+  %true = arith.constant true
+  %zeros = arith.constant dense<0.0> : tensor<1x2x64x64xf32>
+  %i0 = arith.constant 0 : i64
+  %s_init = tensor.empty() : tensor<2x64x64xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<2x64x64xf32>) -> tensor<2x64x64xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<2x64x16xf32>, tensor<2x16x64xf32>) outs(%s_acc : tensor<2x64x64xf32>) -> tensor<2x64x64xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [1, 2, 64, 64] : tensor<2x64x64xf32> into tensor<1x2x64x64xf32>
+  %x_init = tensor.empty() : tensor<1x2x64x64xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #mask, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s4, %mask : tensor<1x2x64x64xf32>, tensor<1x1x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %idx_init = tensor.empty() : tensor<1x2x64xi64>
+  %idx_acc = linalg.fill ins(%i0 : i64) outs(%idx_init : tensor<1x2x64xi64>) -> tensor<1x2x64xi64>
+  %max_init = tensor.empty() : tensor<1x2x64xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%max_init : tensor<1x2x64xf32>) -> tensor<1x2x64xf32>
+  %max:2 = linalg.generic {indexing_maps = [#id4, #row, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : tensor<1x2x64x64xf32>) outs(%max_acc, %idx_acc : tensor<1x2x64xf32>, tensor<1x2x64xi64>) {
+  ^bb0(%a: f32, %m: f32, %i: i64):
+    %j = linalg.index 3 : index
+    %ji = arith.index_cast %j : index to i64
+    %r = arith.maximumf %a, %m : f32
+    %gt = arith.cmpf ogt, %a, %m : f32
+    %ri = arith.select %gt, %ji, %i : i64
+    linalg.yield %r, %ri : f32, i64
+  } -> (tensor<1x2x64xf32>, tensor<1x2x64xi64>)
+  %max4 = tensor.expand_shape %max#0 [[0], [1], [2, 3]] output_shape [1, 2, 64, 1] : tensor<1x2x64xf32> into tensor<1x2x64x1xf32>
+  %sub = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %max4 : tensor<1x2x64x64xf32>, tensor<1x2x64x1xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.subf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%sub : tensor<1x2x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %sum_init = tensor.empty() : tensor<1x2x64x1xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%sum_init : tensor<1x2x64x1xf32>) -> tensor<1x2x64x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%exp : tensor<1x2x64x64xf32>) outs(%sum_acc : tensor<1x2x64x1xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x1xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%exp, %sum : tensor<1x2x64x64xf32>, tensor<1x2x64x1xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %t_init = tensor.empty() : tensor<1x2x64x64xi1>
+  %t = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x2x64x64xf32>) outs(%t_init : tensor<1x2x64x64xi1>) {
+  ^bb0(%a: f32, %o: i1):
+    %w = arith.extf %a : f32 to f64
+    %r = arith.cmpf oeq, %w, %dninf : f64
+    linalg.yield %r : i1
+  } -> tensor<1x2x64x64xi1>
+  %all_init = tensor.empty() : tensor<1x2x64x1xi1>
+  %all_acc = linalg.fill ins(%true : i1) outs(%all_init : tensor<1x2x64x1xi1>) -> tensor<1x2x64x1xi1>
+  %all = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%t : tensor<1x2x64x64xi1>) outs(%all_acc : tensor<1x2x64x1xi1>) {
+  ^bb0(%a: i1, %o: i1):
+    %r = arith.andi %a, %o : i1
+    linalg.yield %r : i1
+  } -> tensor<1x2x64x1xi1>
+  %ps = linalg.generic {indexing_maps = [#keep, #id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%all, %zeros, %p : tensor<1x2x64x1xi1>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%c: i1, %z: f32, %a: f32, %o: f32):
+    %r = arith.select %c, %z, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %p3 = tensor.collapse_shape %ps [[0, 1], [2], [3]] : tensor<1x2x64x64xf32> into tensor<2x64x64xf32>
+  %o_init = tensor.empty() : tensor<2x64x16xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<2x64x64xf32>, tensor<2x64x16xf32>) outs(%o_acc : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
+  return %o : tensor<2x64x16xf32>
+}
+
+// -----
+
+// Negative: the select zeroes the rows with *any* -inf score (an ori
+// reduction into `false`), which is not _safe_softmax: running the bodies on
+// a partly masked row tells them apart, and nothing is rewritten (the
+// probabilities feed that select, not the P V contraction).
+// CHECK-LABEL: func.func @select_on_any_masked_score
+// CHECK-NOT:     axf.
+// CHECK:         linalg.batch_matmul
+// CHECK-NOT:     axf.
+// CHECK:         arith.ori
+// CHECK-NOT:     axf.
+// CHECK:         linalg.batch_matmul
+// CHECK-NOT:     axf.
+// CHECK:         return
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#mask = affine_map<(d0, d1, d2, d3) -> (0, 0, d2, d3)>
+#row = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+func.func @select_on_any_masked_score(%q: tensor<2x64x16xf32>, %kt: tensor<2x16x64xf32>, %v: tensor<2x64x16xf32>,
+                              %mask: tensor<1x1x64x64xf32>) -> tensor<2x64x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %dninf = arith.constant 0xFFF0000000000000 : f64
+  %false = arith.constant false
+  %zeros = arith.constant dense<0.0> : tensor<1x2x64x64xf32>
+  %i0 = arith.constant 0 : i64
+  %s_init = tensor.empty() : tensor<2x64x64xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<2x64x64xf32>) -> tensor<2x64x64xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<2x64x16xf32>, tensor<2x16x64xf32>) outs(%s_acc : tensor<2x64x64xf32>) -> tensor<2x64x64xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [1, 2, 64, 64] : tensor<2x64x64xf32> into tensor<1x2x64x64xf32>
+  %x_init = tensor.empty() : tensor<1x2x64x64xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #mask, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s4, %mask : tensor<1x2x64x64xf32>, tensor<1x1x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %idx_init = tensor.empty() : tensor<1x2x64xi64>
+  %idx_acc = linalg.fill ins(%i0 : i64) outs(%idx_init : tensor<1x2x64xi64>) -> tensor<1x2x64xi64>
+  %max_init = tensor.empty() : tensor<1x2x64xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%max_init : tensor<1x2x64xf32>) -> tensor<1x2x64xf32>
+  %max:2 = linalg.generic {indexing_maps = [#id4, #row, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : tensor<1x2x64x64xf32>) outs(%max_acc, %idx_acc : tensor<1x2x64xf32>, tensor<1x2x64xi64>) {
+  ^bb0(%a: f32, %m: f32, %i: i64):
+    %j = linalg.index 3 : index
+    %ji = arith.index_cast %j : index to i64
+    %r = arith.maximumf %a, %m : f32
+    %gt = arith.cmpf ogt, %a, %m : f32
+    %ri = arith.select %gt, %ji, %i : i64
+    linalg.yield %r, %ri : f32, i64
+  } -> (tensor<1x2x64xf32>, tensor<1x2x64xi64>)
+  %max4 = tensor.expand_shape %max#0 [[0], [1], [2, 3]] output_shape [1, 2, 64, 1] : tensor<1x2x64xf32> into tensor<1x2x64x1xf32>
+  %sub = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %max4 : tensor<1x2x64x64xf32>, tensor<1x2x64x1xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.subf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%sub : tensor<1x2x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %sum_init = tensor.empty() : tensor<1x2x64x1xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%sum_init : tensor<1x2x64x1xf32>) -> tensor<1x2x64x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%exp : tensor<1x2x64x64xf32>) outs(%sum_acc : tensor<1x2x64x1xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x1xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%exp, %sum : tensor<1x2x64x64xf32>, tensor<1x2x64x1xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %t_init = tensor.empty() : tensor<1x2x64x64xi1>
+  %t = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x2x64x64xf32>) outs(%t_init : tensor<1x2x64x64xi1>) {
+  ^bb0(%a: f32, %o: i1):
+    %w = arith.extf %a : f32 to f64
+    %r = arith.cmpf oeq, %w, %dninf : f64
+    linalg.yield %r : i1
+  } -> tensor<1x2x64x64xi1>
+  %all_init = tensor.empty() : tensor<1x2x64x1xi1>
+  %all_acc = linalg.fill ins(%false : i1) outs(%all_init : tensor<1x2x64x1xi1>) -> tensor<1x2x64x1xi1>
+  %all = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%t : tensor<1x2x64x64xi1>) outs(%all_acc : tensor<1x2x64x1xi1>) {
+  ^bb0(%a: i1, %o: i1):
+    %r = arith.ori %a, %o : i1
+    linalg.yield %r : i1
+  } -> tensor<1x2x64x1xi1>
+  %ps = linalg.generic {indexing_maps = [#keep, #id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%all, %zeros, %p : tensor<1x2x64x1xi1>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%c: i1, %z: f32, %a: f32, %o: f32):
+    %r = arith.select %c, %z, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %p3 = tensor.collapse_shape %ps [[0, 1], [2], [3]] : tensor<1x2x64x64xf32> into tensor<2x64x64xf32>
+  %o_init = tensor.empty() : tensor<2x64x16xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<2x64x64xf32>, tensor<2x64x16xf32>) outs(%o_acc : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
+  return %o : tensor<2x64x16xf32>
+}
+
+// -----
+
+// Negative: the fully-masked-row flags are also returned; the row test must
+// stay, so the core is left alone with a near miss on the reduction.
+// CHECK-LABEL: func.func @safe_softmax_flags_returned
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.generic {{.*}}axf.near_miss = ["Attention: softmax intermediate has a second user outside the group (the score matrix must be materialised)"]
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.batch_matmul
+// CHECK:         return %{{.*}}, %{{.*}}
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#mask = affine_map<(d0, d1, d2, d3) -> (0, 0, d2, d3)>
+#row = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+func.func @safe_softmax_flags_returned(%q: tensor<2x64x16xf32>, %kt: tensor<2x16x64xf32>, %v: tensor<2x64x16xf32>,
+                              %mask: tensor<1x1x64x64xf32>)
+    -> (tensor<2x64x16xf32>, tensor<1x2x64x1xi1>) {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %dninf = arith.constant 0xFFF0000000000000 : f64
+  %true = arith.constant true
+  %zeros = arith.constant dense<0.0> : tensor<1x2x64x64xf32>
+  %i0 = arith.constant 0 : i64
+  %s_init = tensor.empty() : tensor<2x64x64xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<2x64x64xf32>) -> tensor<2x64x64xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<2x64x16xf32>, tensor<2x16x64xf32>) outs(%s_acc : tensor<2x64x64xf32>) -> tensor<2x64x64xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [1, 2, 64, 64] : tensor<2x64x64xf32> into tensor<1x2x64x64xf32>
+  %x_init = tensor.empty() : tensor<1x2x64x64xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #mask, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s4, %mask : tensor<1x2x64x64xf32>, tensor<1x1x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %idx_init = tensor.empty() : tensor<1x2x64xi64>
+  %idx_acc = linalg.fill ins(%i0 : i64) outs(%idx_init : tensor<1x2x64xi64>) -> tensor<1x2x64xi64>
+  %max_init = tensor.empty() : tensor<1x2x64xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%max_init : tensor<1x2x64xf32>) -> tensor<1x2x64xf32>
+  %max:2 = linalg.generic {indexing_maps = [#id4, #row, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : tensor<1x2x64x64xf32>) outs(%max_acc, %idx_acc : tensor<1x2x64xf32>, tensor<1x2x64xi64>) {
+  ^bb0(%a: f32, %m: f32, %i: i64):
+    %j = linalg.index 3 : index
+    %ji = arith.index_cast %j : index to i64
+    %r = arith.maximumf %a, %m : f32
+    %gt = arith.cmpf ogt, %a, %m : f32
+    %ri = arith.select %gt, %ji, %i : i64
+    linalg.yield %r, %ri : f32, i64
+  } -> (tensor<1x2x64xf32>, tensor<1x2x64xi64>)
+  %max4 = tensor.expand_shape %max#0 [[0], [1], [2, 3]] output_shape [1, 2, 64, 1] : tensor<1x2x64xf32> into tensor<1x2x64x1xf32>
+  %sub = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %max4 : tensor<1x2x64x64xf32>, tensor<1x2x64x1xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.subf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%sub : tensor<1x2x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %sum_init = tensor.empty() : tensor<1x2x64x1xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%sum_init : tensor<1x2x64x1xf32>) -> tensor<1x2x64x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%exp : tensor<1x2x64x64xf32>) outs(%sum_acc : tensor<1x2x64x1xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x1xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%exp, %sum : tensor<1x2x64x64xf32>, tensor<1x2x64x1xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %t_init = tensor.empty() : tensor<1x2x64x64xi1>
+  %t = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x2x64x64xf32>) outs(%t_init : tensor<1x2x64x64xi1>) {
+  ^bb0(%a: f32, %o: i1):
+    %w = arith.extf %a : f32 to f64
+    %r = arith.cmpf oeq, %w, %dninf : f64
+    linalg.yield %r : i1
+  } -> tensor<1x2x64x64xi1>
+  %all_init = tensor.empty() : tensor<1x2x64x1xi1>
+  %all_acc = linalg.fill ins(%true : i1) outs(%all_init : tensor<1x2x64x1xi1>) -> tensor<1x2x64x1xi1>
+  %all = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%t : tensor<1x2x64x64xi1>) outs(%all_acc : tensor<1x2x64x1xi1>) {
+  ^bb0(%a: i1, %o: i1):
+    %r = arith.andi %a, %o : i1
+    linalg.yield %r : i1
+  } -> tensor<1x2x64x1xi1>
+  %ps = linalg.generic {indexing_maps = [#keep, #id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%all, %zeros, %p : tensor<1x2x64x1xi1>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>) outs(%x_init : tensor<1x2x64x64xf32>) {
+  ^bb0(%c: i1, %z: f32, %a: f32, %o: f32):
+    %r = arith.select %c, %z, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x64x64xf32>
+  %p3 = tensor.collapse_shape %ps [[0, 1], [2], [3]] : tensor<1x2x64x64xf32> into tensor<2x64x64xf32>
+  %o_init = tensor.empty() : tensor<2x64x16xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<2x64x64xf32>, tensor<2x64x16xf32>) outs(%o_acc : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
+  return %o, %all : tensor<2x64x16xf32>, tensor<1x2x64x1xi1>
+}

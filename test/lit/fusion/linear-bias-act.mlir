@@ -3,6 +3,8 @@
 // RUN: axfusion-opt %s --axf-fuse-linear-bias-gelu --split-input-file | FileCheck %s --check-prefix=GELU
 // RUN: axfusion-opt %s --axf-fuse-linear-bias-activation --split-input-file \
 // RUN:   | FileCheck %s --check-prefix=ACT
+// RUN: axfusion-opt %s --axf-fuse --axf-schedule --split-input-file \
+// RUN:   | FileCheck %s --check-prefix=SCHED
 // RUN: axfusion-opt %s --axf-fuse --axf-schedule --axf-bufferize --split-input-file \
 // RUN:   | FileCheck %s --check-prefix=BUF
 
@@ -552,6 +554,252 @@ func.func @batch_matmul_gelu(%x: tensor<2x4x8xf32>, %w: tensor<16x8xf32>, %b: te
     linalg.yield %g : f32
   } -> tensor<2x4x16xf32>
   return %r : tensor<2x4x16xf32>
+}
+
+// -----
+
+// nn.Linear + GELU on a [B, S, K] input as torch-mlir lowers it today: the
+// matmul and the bias add run on the collapsed [B*S, K] view and the GELU
+// reads the result through a tensor.expand_shape. The GELU is moved before
+// the reshape (run on 16x16, its result expanded), so the group is the
+// usual fill + matmul + bias + GELU with the GELU as the root, and
+// tile-and-fuse gives one loop nest over 8-row tiles of it.
+// CHECK-LABEL: func.func @gelu_through_expand
+// CHECK:         linalg.fill {axf.group = 0 : i64, axf.member = 3 : i64}
+// CHECK:         linalg.matmul {axf.group = 0 : i64, axf.member = 2 : i64}
+// CHECK-SAME:      -> tensor<16x16xf32>
+// CHECK:         %[[B:.*]] = linalg.generic
+// CHECK-SAME:      attrs = {axf.group = 0 : i64, axf.member = 1 : i64}
+// CHECK:         %[[G:.*]] = linalg.generic
+// CHECK-SAME:      ins(%[[B]] : tensor<16x16xf32>) outs(%{{.*}} : tensor<16x16xf32>)
+// CHECK-SAME:      attrs = {axf.group = 0 : i64, axf.member = 0 : i64, axf.pattern = "LinearBiasGelu"}
+// CHECK:           math.erf
+// CHECK:         } -> tensor<16x16xf32>
+// CHECK-NEXT:    %[[E:.*]] = tensor.expand_shape %[[G]] {{\[\[}}0, 1], [2]] output_shape [2, 8, 16] : tensor<16x16xf32> into tensor<2x8x16xf32>
+// CHECK-NEXT:    return %[[E]]
+// GELU-LABEL:  func.func @gelu_through_expand
+// GELU:          axf.pattern = "LinearBiasGelu"
+// GELU:          tensor.expand_shape
+// GELU-NEXT:     return
+// Other patterns leave the IR as it was: the reshape still before the GELU.
+// RELU-LABEL:  func.func @gelu_through_expand
+// RELU-NOT:      axf.group
+// RELU:          tensor.expand_shape
+// RELU:          math.erf
+// RELU:          return
+// ACT-LABEL:   func.func @gelu_through_expand
+// ACT-NOT:       axf.group
+// ACT:           tensor.expand_shape
+// ACT:           math.erf
+// ACT:           return
+// SCHED-LABEL: func.func @gelu_through_expand
+// SCHED:         scf.forall (%{{.*}}) in (2) shared_outs(%{{.*}}) -> (tensor<16x16xf32>)
+// SCHED:           linalg.fill {axf.group = 0 : i64, axf.member = 3 : i64} {{.*}} -> tensor<8x16xf32>
+// SCHED:           linalg.generic
+// SCHED:             arith.mulf
+// SCHED:           axf.member = 1 : i64
+// SCHED:           axf.pattern = "LinearBiasGelu"
+// SCHED:           scf.forall.in_parallel
+// SCHED:         tensor.expand_shape
+// SCHED-NEXT:    return
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#bias = affine_map<(d0, d1) -> (d1)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @gelu_through_expand(%x: tensor<2x8x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>) -> tensor<2x8x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %x2 = tensor.collapse_shape %x [[0, 1], [2]] : tensor<2x8x8xf32> into tensor<16x8xf32>
+  %wt_init = tensor.empty() : tensor<8x16xf32>
+  %wt = linalg.transpose ins(%w : tensor<16x8xf32>) outs(%wt_init : tensor<8x16xf32>) permutation = [1, 0]
+  %init = tensor.empty() : tensor<16x16xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%init : tensor<16x16xf32>) -> tensor<16x16xf32>
+  %mm = linalg.matmul ins(%x2, %wt : tensor<16x8xf32>, tensor<8x16xf32>) outs(%acc : tensor<16x16xf32>) -> tensor<16x16xf32>
+  %biased = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%mm, %b : tensor<16x16xf32>, tensor<16xf32>) outs(%init : tensor<16x16xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %s = arith.addf %in, %in_0 : f32
+    linalg.yield %s : f32
+  } -> tensor<16x16xf32>
+  %e = tensor.expand_shape %biased [[0, 1], [2]] output_shape [2, 8, 16] : tensor<16x16xf32> into tensor<2x8x16xf32>
+  %init3 = tensor.empty() : tensor<2x8x16xf32>
+  %r = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%e : tensor<2x8x16xf32>) outs(%init3 : tensor<2x8x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c1 = arith.constant 1.0 : f32
+    %half = arith.constant 0.5 : f32
+    %sqrt2 = arith.constant 1.41421354 : f32
+    %scaled = arith.divf %in, %sqrt2 : f32
+    %erf = math.erf %scaled : f32
+    %onep = arith.addf %erf, %c1 : f32
+    %cdf = arith.mulf %onep, %half : f32
+    %g = arith.mulf %in, %cdf : f32
+    linalg.yield %g : f32
+  } -> tensor<2x8x16xf32>
+  return %r : tensor<2x8x16xf32>
+}
+
+// -----
+
+// The same with a dynamic batch: the GELU's new init is sized by tensor.dim
+// of the bias result, and the expand after it keeps the original's sizes.
+// CHECK-LABEL: func.func @gelu_through_expand_dynamic
+// CHECK:         %[[B:.*]] = linalg.generic
+// CHECK-SAME:      attrs = {axf.group = 0 : i64, axf.member = 1 : i64}
+// CHECK:         %[[BATCH:.*]] = arith.divsi
+// CHECK:         %[[ROWS:.*]] = tensor.dim %[[B]], %{{.*}} : tensor<?x16xf32>
+// CHECK:         %[[INIT:.*]] = tensor.empty(%[[ROWS]]) : tensor<?x16xf32>
+// CHECK:         %[[G:.*]] = linalg.generic
+// CHECK-SAME:      ins(%[[B]] : tensor<?x16xf32>) outs(%[[INIT]] : tensor<?x16xf32>)
+// CHECK-SAME:      axf.pattern = "LinearBiasGelu"
+// CHECK:         %[[E:.*]] = tensor.expand_shape %[[G]] {{\[\[}}0, 1], [2]] output_shape [%[[BATCH]], 8, 16] : tensor<?x16xf32> into tensor<?x8x16xf32>
+// CHECK-NEXT:    return %[[E]]
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#bias = affine_map<(d0, d1) -> (d1)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @gelu_through_expand_dynamic(%x: tensor<?x8xf32>, %wt: tensor<8x16xf32>, %b: tensor<16xf32>) -> tensor<?x8x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %c8 = arith.constant 8 : index
+  %rows = tensor.dim %x, %c0 : tensor<?x8xf32>
+  %init = tensor.empty(%rows) : tensor<?x16xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%init : tensor<?x16xf32>) -> tensor<?x16xf32>
+  %mm = linalg.matmul ins(%x, %wt : tensor<?x8xf32>, tensor<8x16xf32>) outs(%acc : tensor<?x16xf32>) -> tensor<?x16xf32>
+  %biased = linalg.generic {indexing_maps = [#id, #bias, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%mm, %b : tensor<?x16xf32>, tensor<16xf32>) outs(%init : tensor<?x16xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %s = arith.addf %in, %in_0 : f32
+    linalg.yield %s : f32
+  } -> tensor<?x16xf32>
+  %batch = arith.divsi %rows, %c8 : index
+  %e = tensor.expand_shape %biased [[0, 1], [2]] output_shape [%batch, 8, 16] : tensor<?x16xf32> into tensor<?x8x16xf32>
+  %init3 = tensor.empty(%batch) : tensor<?x8x16xf32>
+  %r = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%e : tensor<?x8x16xf32>) outs(%init3 : tensor<?x8x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c1 = arith.constant 1.0 : f32
+    %half = arith.constant 0.5 : f32
+    %sqrt2 = arith.constant 1.41421354 : f32
+    %scaled = arith.divf %in, %sqrt2 : f32
+    %erf = math.erf %scaled : f32
+    %onep = arith.addf %erf, %c1 : f32
+    %cdf = arith.mulf %onep, %half : f32
+    %g = arith.mulf %in, %cdf : f32
+    linalg.yield %g : f32
+  } -> tensor<?x8x16xf32>
+  return %r : tensor<?x8x16xf32>
+}
+
+// -----
+
+// The reshape right after the matmul (bias added on the [B, S, N] side): the
+// bias generic and the GELU both move before it, the bias map (d2) becoming
+// (d1) (N = 24 differs from M = 16, so a wrong map would not verify); one
+// reshape is left, after the GELU.
+// CHECK-LABEL: func.func @bias_and_gelu_through_expand
+// CHECK:         linalg.matmul {axf.group = 0 : i64, axf.member = 2 : i64}
+// CHECK:         %[[B:.*]] = linalg.generic {indexing_maps = [#[[ID:.*]], #[[BIAS:.*]], #[[ID]]], iterator_types = ["parallel", "parallel"]}
+// CHECK-SAME:      tensor<16x24xf32>, tensor<24xf32>
+// CHECK-SAME:      attrs = {axf.group = 0 : i64, axf.member = 1 : i64}
+// CHECK:         %[[G:.*]] = linalg.generic
+// CHECK-SAME:      ins(%[[B]] : tensor<16x24xf32>)
+// CHECK-SAME:      axf.pattern = "LinearBiasGelu"
+// CHECK:         %[[E:.*]] = tensor.expand_shape %[[G]]
+// CHECK-NEXT:    return %[[E]]
+// CHECK-NOT:     tensor.expand_shape
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#bias3 = affine_map<(d0, d1, d2) -> (d2)>
+func.func @bias_and_gelu_through_expand(%x: tensor<16x8xf32>, %wt: tensor<8x24xf32>, %b: tensor<24xf32>) -> tensor<2x8x24xf32> {
+  %zero = arith.constant 0.0 : f32
+  %init = tensor.empty() : tensor<16x24xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%init : tensor<16x24xf32>) -> tensor<16x24xf32>
+  %mm = linalg.matmul ins(%x, %wt : tensor<16x8xf32>, tensor<8x24xf32>) outs(%acc : tensor<16x24xf32>) -> tensor<16x24xf32>
+  %e = tensor.expand_shape %mm [[0, 1], [2]] output_shape [2, 8, 24] : tensor<16x24xf32> into tensor<2x8x24xf32>
+  %init3 = tensor.empty() : tensor<2x8x24xf32>
+  %biased = linalg.generic {indexing_maps = [#id3, #bias3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%e, %b : tensor<2x8x24xf32>, tensor<24xf32>) outs(%init3 : tensor<2x8x24xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %s = arith.addf %in, %in_0 : f32
+    linalg.yield %s : f32
+  } -> tensor<2x8x24xf32>
+  %r = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%biased : tensor<2x8x24xf32>) outs(%init3 : tensor<2x8x24xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c1 = arith.constant 1.0 : f32
+    %half = arith.constant 0.5 : f32
+    %sqrt2 = arith.constant 1.41421354 : f32
+    %scaled = arith.divf %in, %sqrt2 : f32
+    %erf = math.erf %scaled : f32
+    %onep = arith.addf %erf, %c1 : f32
+    %cdf = arith.mulf %onep, %half : f32
+    %g = arith.mulf %in, %cdf : f32
+    linalg.yield %g : f32
+  } -> tensor<2x8x24xf32>
+  return %r : tensor<2x8x24xf32>
+}
+
+// -----
+
+// The other direction: a batch_matmul epilogue read through a collapse_shape.
+// The ReLU moves before it (runs on 2x8x16) and its result is collapsed.
+// CHECK-LABEL: func.func @relu_through_collapse
+// CHECK:         linalg.batch_matmul {axf.group = 0 : i64, axf.member = 2 : i64}
+// CHECK:         %[[B:.*]] = linalg.generic
+// CHECK-SAME:      attrs = {axf.group = 0 : i64, axf.member = 1 : i64}
+// CHECK:         %[[R:.*]] = linalg.generic
+// CHECK-SAME:      ins(%[[B]] : tensor<2x8x16xf32>) outs(%{{.*}} : tensor<2x8x16xf32>)
+// CHECK-SAME:      axf.pattern = "LinearBiasRelu"
+// CHECK:         %[[C:.*]] = tensor.collapse_shape %[[R]] {{\[\[}}0, 1], [2]] : tensor<2x8x16xf32> into tensor<16x16xf32>
+// CHECK-NEXT:    return %[[C]]
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#bias3 = affine_map<(d0, d1, d2) -> (d2)>
+func.func @relu_through_collapse(%x: tensor<2x8x8xf32>, %wb: tensor<2x8x16xf32>, %b: tensor<16xf32>) -> tensor<16x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %init3 = tensor.empty() : tensor<2x8x16xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%init3 : tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  %mm = linalg.batch_matmul ins(%x, %wb : tensor<2x8x8xf32>, tensor<2x8x16xf32>) outs(%acc : tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  %biased = linalg.generic {indexing_maps = [#id3, #bias3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%mm, %b : tensor<2x8x16xf32>, tensor<16xf32>) outs(%init3 : tensor<2x8x16xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %s = arith.addf %in, %in_0 : f32
+    linalg.yield %s : f32
+  } -> tensor<2x8x16xf32>
+  %c = tensor.collapse_shape %biased [[0, 1], [2]] : tensor<2x8x16xf32> into tensor<16x16xf32>
+  %init = tensor.empty() : tensor<16x16xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%c : tensor<16x16xf32>) outs(%init : tensor<16x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<16x16xf32>
+  return %r : tensor<16x16xf32>
+}
+
+// -----
+
+// Negative: the reshape splits N (heads), and the bias is read along the
+// inner part of the split: it cannot run on the matmul's shape, so nothing
+// is fused (and nothing is noted: the reshape ends the chain, as before).
+// CHECK-LABEL: func.func @bias_across_split_n
+// CHECK-NOT:     axf.
+// CHECK:         tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2]]
+// CHECK-NOT:     axf.
+// CHECK:         return
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#inner = affine_map<(d0, d1, d2) -> (d2)>
+func.func @bias_across_split_n(%x: tensor<16x8xf32>, %wt: tensor<8x16xf32>, %b: tensor<4xf32>) -> tensor<16x4x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %init = tensor.empty() : tensor<16x16xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%init : tensor<16x16xf32>) -> tensor<16x16xf32>
+  %mm = linalg.matmul ins(%x, %wt : tensor<16x8xf32>, tensor<8x16xf32>) outs(%acc : tensor<16x16xf32>) -> tensor<16x16xf32>
+  %e = tensor.expand_shape %mm [[0], [1, 2]] output_shape [16, 4, 4] : tensor<16x16xf32> into tensor<16x4x4xf32>
+  %init3 = tensor.empty() : tensor<16x4x4xf32>
+  %r = linalg.generic {indexing_maps = [#id3, #inner, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%e, %b : tensor<16x4x4xf32>, tensor<4xf32>) outs(%init3 : tensor<16x4x4xf32>) {
+  ^bb0(%in: f32, %in_0: f32, %out: f32):
+    %s = arith.addf %in, %in_0 : f32
+    linalg.yield %s : f32
+  } -> tensor<16x4x4xf32>
+  return %r : tensor<16x4x4xf32>
 }
 
 // -----
