@@ -1,5 +1,6 @@
 """The model zoo (test/models/zoo.py): PyTorch eager, torch.compile
-(inductor), axfusion unfused and axfusion fused, from one run.
+(inductor), axfusion unfused, axfusion fused and axfusion fused with a
+symbolic batch (``dynamic_dims={0: "batch"}``), from one run.
 
     python bench/bench_torch.py [--repeats N] [--threads T]
 
@@ -56,6 +57,7 @@ def main(argv=None) -> int:
             fused(*inputs)
             t_axf = time.perf_counter() - t
             unfused = axfusion.compile(model, inputs, patterns=[])
+            dynamic = axfusion.compile(model, inputs, dynamic_dims={0: "batch"})
             t = time.perf_counter()
             inductor = torch.compile(model)
             inductor(*inputs)
@@ -65,18 +67,21 @@ def main(argv=None) -> int:
                       zip(_tuple(got), _tuple(want)))
             med = interleaved_medians({
                 "eager": lambda: model(*inputs), "inductor": lambda: inductor(*inputs),
-                "unfused": lambda: unfused(*inputs), "fused": lambda: fused(*inputs)},
+                "unfused": lambda: unfused(*inputs), "fused": lambda: fused(*inputs),
+                "dynamic": lambda: dynamic(*inputs)},
                 repeats=opts.repeats, min_time=5e-3)
         groups = ", ".join(sorted({g.pattern for g in fused.detected_patterns()}))
         rows.append((name, med, err, groups))
         compiles.append((name, t_ind, t_axf))
     print(f"{'model':16} {'eager':>10} {'inductor':>10} {'axf unfused':>12} {'axf fused':>10} "
-          f"{'ind/eager':>9} {'fused/eager':>11} {'max rel err':>11}  patterns")
+          f"{'axf dyn':>10} {'ind/eager':>9} {'fused/eager':>11} {'dyn/eager':>9} "
+          f"{'max rel err':>11}  patterns (static batch)")
     for name, med, err, groups in rows:
         print(f"{name:16} {med['eager'] * 1e3:8.3f}ms {med['inductor'] * 1e3:8.3f}ms "
               f"{med['unfused'] * 1e3:10.3f}ms {med['fused'] * 1e3:8.3f}ms "
+              f"{med['dynamic'] * 1e3:8.3f}ms "
               f"{med['eager'] / med['inductor']:8.2f}x {med['eager'] / med['fused']:10.2f}x "
-              f"{err:11.1e}  {groups}")
+              f"{med['eager'] / med['dynamic']:8.2f}x {err:11.1e}  {groups}")
     print(f"\n{'compile (first call)':22} {'inductor':>10} {'axfusion':>10}")
     for name, t_ind, t_axf in compiles:
         print(f"{name:22} {t_ind:9.2f}s {t_axf:9.2f}s")
