@@ -9,6 +9,9 @@
 | AXFUSION_IN_PROCESS    | ``1`` compiles in the calling process instead of a worker  |
 |                        | (faster to debug; an MLIR assertion then kills the caller)  |
 | AXFUSION_CC            | C compiler used to link shared objects (default ``cc``)    |
+| AXFUSION_VECTOR_MATH   | ``0``: math calls (exp, tanh, erf...) stay scalar libm     |
+|                        | instead of glibc's libmvec (on by default where the host   |
+|                        | has libmvec and AVX2 + FMA)                                |
 """
 
 from __future__ import annotations
@@ -26,10 +29,15 @@ class Config:
     verify_each: bool
     in_process: bool
     cc: str
+    vector_math: bool
 
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _on_unless_off(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("0", "false", "no", "off")
 
 
 def load() -> Config:
@@ -45,4 +53,5 @@ def load() -> Config:
         verify_each=_flag("AXFUSION_VERIFY"),
         in_process=_flag("AXFUSION_IN_PROCESS"),
         cc=env.get("AXFUSION_CC") or env.get("CC") or "cc",
+        vector_math=_on_unless_off("AXFUSION_VECTOR_MATH"),
     )

@@ -13,8 +13,11 @@ from __future__ import annotations
 import functools
 import platform
 import re
+import tempfile
+from pathlib import Path
 
 from . import tools
+from .errors import ToolchainError
 
 # /proc/cpuinfo flag -> LLVM feature name, for the features that change code
 # generation for ML kernels (vector ISA, FMA, bit manipulation).
@@ -102,3 +105,23 @@ def mattr(features: frozenset[str] | tuple[str, ...]) -> str:
 def missing_features(required) -> list[str]:
     """Features an artifact needs that this host lacks."""
     return sorted(set(required) - cpu_features())
+
+
+@functools.cache
+def links_with(cc: str, library: str, symbols: tuple[str, ...]) -> bool:
+    """Whether the C compiler ``cc`` links a program that references every
+    one of ``symbols`` against ``-l<library>`` (e.g. glibc's libmvec and the
+    vector math functions the code generator may call). Cached per process."""
+    decls = "".join(f"extern char {s}[];\n" for s in symbols)
+    refs = ", ".join(symbols)
+    source = f"{decls}void *axfusion_probe[] = {{{refs}}};\nint main(void) {{ return 0; }}\n"
+    with tempfile.TemporaryDirectory(prefix="axfusion-probe-") as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text(source)
+        try:
+            cc_path = tools.find(cc) if "/" not in cc else cc
+            tools.run([cc_path, str(src), "-o", str(Path(tmp) / "probe"), f"-l{library}", "-lm"],
+                      what=f"probing -l{library}", timeout=60)
+        except ToolchainError:
+            return False
+    return True

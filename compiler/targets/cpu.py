@@ -5,26 +5,36 @@ the host CPU (``llc`` with explicit ``-mcpu``/``-mattr``) -> shared object
 Stages (``axfusec --emit=`` names in brackets):
 
     import -> optimize -> fuse [linalg] -> schedule -> bufferize
-           -> lower [llvm-dialect] -> llvm-ir -> llvm-opt [llvm-ir]
+           -> lower [llvm-dialect] -> llvm-ir (-> vector-math) -> llvm-opt [llvm-ir]
            -> codegen [asm] -> link
 
 ``fuse`` runs the enabled fusion patterns (``CpuOptions.fusion``), which tag
 fusion groups; ``schedule`` tiles each group and fuses its members into the
 tile loop (``axf-tile-and-fuse``).
 
+Math functions (exp, tanh, erf, log, ...) in loops vectorise through glibc's
+vector math library, libmvec (``CpuOptions.vector_math``): ``opt`` and ``llc``
+get ``-vector-library=LIBMVEC``, the ``vector-math`` stage names the libmvec
+variants of the functions LLVM's own table lacks, and the shared object links
+``-lmvec``. It is on where the C compiler links libmvec with every variant the
+code may call and the CPU has AVX2 and FMA (glibc's 256-bit kernels), unless
+``AXFUSION_VECTOR_MATH=0``; libmvec is accurate to 4 ulp.
+
 The reference build (``CpuOptions(optimize=False)``), used by ``axfusec --run``
 and ``--bench`` to check and time the optimised one, skips ``optimize``,
-``fuse`` and ``schedule`` and runs LLVM's optimiser and code generator at ``-O0``.
+``fuse`` and ``schedule``, calls scalar libm and runs LLVM's optimiser and code
+generator at ``-O0``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import host, tools
+from .. import config, host, tools
 from ..errors import TargetError
 from ..importer import ImportStage
 from ..pipeline import BuildContext, MlirStage, Stage, module_text
@@ -37,6 +47,7 @@ class CpuOptions:
     optimize: bool = True
     fusion: tuple[str, ...] = ()   # enabled fusion patterns (FusionPattern values)
     fusion_limit: int = -1         # form at most this many groups (-1: no limit)
+    vector_math: str = ""          # "libmvec", or "" for scalar libm calls
 
     @staticmethod
     def for_host(optimize: bool = True, fusion=None, fusion_limit: int = -1) -> "CpuOptions":
@@ -47,8 +58,12 @@ class CpuOptions:
             chosen = tuple(p.value for p in all_patterns())
         else:
             chosen = tuple(sorted(p.value for p in parse_patterns(fusion)))
-        return CpuOptions(host.cpu_name(), tuple(sorted(host.cpu_features())), optimize,
-                          chosen, fusion_limit)
+        features = tuple(sorted(host.cpu_features()))
+        cfg = config.load()
+        vector_math = (choose_vector_math(features, cfg.cc)
+                       if optimize and cfg.vector_math else "")
+        return CpuOptions(host.cpu_name(), features, optimize, chosen, fusion_limit,
+                          vector_math)
 
     @property
     def opt_level(self) -> int:
@@ -60,7 +75,151 @@ class CpuOptions:
     @staticmethod
     def from_json(data: dict) -> "CpuOptions":
         return CpuOptions(data["cpu"], tuple(data["features"]), data.get("optimize", True),
-                          tuple(data.get("fusion", ())), data.get("fusion_limit", -1))
+                          tuple(data.get("fusion", ())), data.get("fusion_limit", -1),
+                          data.get("vector_math", ""))
+
+
+# --- Vector math: glibc's libmvec --------------------------------------------
+#
+# LLVM's loop and SLP vectorisers widen a math call when they know a vector
+# variant of it. ``-vector-library=LIBMVEC`` gives them LLVM's table of
+# libmvec functions, which in LLVM 22 holds only exp, log, sin, cos, tan and
+# pow (as ``llvm.exp.f32`` & co. or libm calls), in SSE ('b') and AVX2 ('d')
+# variants. libmvec (glibc >= 2.35) has many more, tanh and erf among them:
+# ``add_vector_variants`` names those per call. Variant names follow the x86
+# vector function ABI: ``_ZGV<isa>N<lanes><args>_<libm name>``, e.g.
+# ``_ZGVdN8v_expf`` (8 floats in a ymm register).
+
+LIBMVEC = "libmvec"
+_ISA_BITS = {"b": 128, "d": 256, "e": 512}     # ISA letter -> vector register bits
+_LLVM_TABLE = {"exp": "v", "log": "v", "sin": "v", "cos": "v", "tan": "v", "pow": "vv"}
+# libmvec functions outside LLVM's table that axf-lower-to-llvm emits, as an
+# intrinsic (llvm.tanh.f32) or a libm call (erff: math.erf has no intrinsic).
+_EXTRA = ("tanh", "sinh", "cosh", "asin", "acos", "atan", "asinh", "acosh", "atanh",
+          "erf", "erfc", "cbrt", "exp2", "log2", "log10")
+_NEEDS = ("avx2", "fma")   # glibc's 256-bit kernels; slower SSE wrappers without
+
+
+def vector_isas(features) -> str:
+    """The variants the code may call: 128- and 256-bit; 512-bit with AVX-512."""
+    return "bde" if "avx512f" in features else "bd"
+
+
+def _mangled(isa: str, elem_bits: int, args: str, name: str) -> tuple[int, str]:
+    lanes = _ISA_BITS[isa] // elem_bits
+    return lanes, f"_ZGV{isa}N{lanes}{args}_{name}"
+
+
+def libmvec_symbols(features) -> tuple[str, ...]:
+    """Every libmvec function code built for ``features`` may call."""
+    out = [_mangled(isa, bits, args, base + suffix)[1]
+           for base, args in _LLVM_TABLE.items() for isa in "bd"
+           for bits, suffix in ((32, "f"), (64, ""))]
+    out += [_mangled(isa, bits, "v", base + suffix)[1]
+            for base in _EXTRA for isa in vector_isas(features)
+            for bits, suffix in ((32, "f"), (64, ""))]
+    return tuple(out)
+
+
+def choose_vector_math(features, cc: str) -> str:
+    """``"libmvec"`` when ``features`` has what its fast variants need and
+    ``cc`` links every variant the code may call (an old glibc lacks tanh and
+    erf), else ``""``."""
+    if not set(_NEEDS) <= set(features):
+        return ""
+    return LIBMVEC if host.links_with(cc, "mvec", libmvec_symbols(features)) else ""
+
+
+_DECLARE = re.compile(r"^declare [^@\n]*?(float|double) @([\w.$]+)\((float|double)\)", re.M)
+_DEFINE = re.compile(r"^define [^@\n]*@([\w.$]+)\(", re.M)
+_CALL = re.compile(r"\bcall [^@\n]*@([\w.$]+)\(")
+_VECTOR_CALL = re.compile(r"(\bcall [^@\n]*@)llvm\.(\w+)\.v(\d+)f(32|64)\(")
+# Names LLVM's table maps by name alone, whatever the prototype.
+_TLI_NAMES = {b + s for b in _LLVM_TABLE for s in ("", "f")} | {
+    f"__{b}{s}_finite" for b in ("exp", "log", "pow") for s in ("", "f")}
+
+
+def _tag_calls(ll: str, groups: dict[str, int]) -> str:
+    """Give every call of a function in ``groups`` that attribute group."""
+    out, pos = [], 0
+    for m in _CALL.finditer(ll):
+        if m.group(1) not in groups:
+            continue
+        depth, end = 1, m.end()
+        while depth:   # to the end of the argument list
+            depth += {"(": 1, ")": -1}.get(ll[end], 0)
+            end += 1
+        out += [ll[pos:end], f" #{groups[m.group(1)]}"]
+        pos = end
+    return "".join(out) + ll[pos:]
+
+
+def add_vector_variants(ll: str, isas: str) -> str:
+    """Name the libmvec variants of the math calls in LLVM IR text ``ll`` that
+    LLVM's LIBMVEC table lacks (``_EXTRA``), for variants ``isas``: a scalar
+    call gets a ``vector-function-abi-variant`` attribute, which the loop and
+    SLP vectorisers read, and a vector intrinsic call (from MLIR's vectoriser)
+    calls the variant of its width:
+
+        %y = call float @erff(float %x)
+        %v = call <8 x float> @llvm.tanh.v8f32(<8 x float> %u)
+      ->
+        %y = call float @erff(float %x) #7
+        %v = call <8 x float> @_ZGVdN8v_tanhf(<8 x float> %u)
+        declare <4 x float> @_ZGVbN4v_erff(<4 x float>) #8
+        declare <8 x float> @_ZGVdN8v_erff(<8 x float>) #8
+        declare <8 x float> @_ZGVdN8v_tanhf(<8 x float>) #8
+        @llvm.compiler.used = appending global [3 x ptr] [ptr @_ZGVbN4v_erff, ...]
+        attributes #7 = { "vector-function-abi-variant"="_ZGV_LLVM_N4v_erff(_ZGVbN4v_erff),_ZGV_LLVM_N8v_erff(_ZGVdN8v_erff)" }
+        attributes #8 = { nounwind willreturn memory(none) }
+
+    ``llvm.compiler.used`` keeps the variant declarations, unused until the
+    vectoriser runs, from being deleted before it does. A call of a function
+    the module defines under a name in LLVM's table (an entry point ``@sin``,
+    called by its C-interface wrapper) becomes ``nobuiltin``: LLVM 22 matches
+    that table by name alone and asserts on the prototype mismatch."""
+    if re.search(r"^@llvm\.compiler\.used\b", ll, re.M):
+        return ll   # mlir-translate writes none; merging two lists is not worth it
+    declared = {name: (ret, arg) for ret, name, arg in _DECLARE.findall(ll)}
+    first = max(map(int, re.findall(r"^attributes #(\d+)", ll, re.M)), default=-1) + 1
+    groups = {name: first for name in set(_DEFINE.findall(ll)) & _TLI_NAMES}
+    lines = [f"attributes #{first} = {{ nobuiltin }}"] if groups else []
+    types: dict[str, str] = {}      # variant -> its vector type
+    renames: dict[str, str] = {}    # vector intrinsic -> variant
+    used: dict[str, None] = {}      # variants named or called, in order
+    for base in _EXTRA:
+        for bits, suffix, ty in ((32, "f", "float"), (64, "", "double")):
+            abi = []
+            for isa in isas:
+                lanes, name = _mangled(isa, bits, "v", base + suffix)
+                types[name] = f"<{lanes} x {ty}>"
+                renames[f"llvm.{base}.v{lanes}f{bits}"] = name
+                abi.append((lanes, name))
+            for callee in (base + suffix, f"llvm.{base}.f{bits}"):
+                if declared.get(callee) != (ty, ty):
+                    continue
+                groups[callee] = first + 1 + len(lines)
+                text = ",".join(f"_ZGV_LLVM_N{n}v_{callee}({v})" for n, v in abi)
+                lines.append(f'attributes #{groups[callee]} = '
+                             f'{{ "vector-function-abi-variant"="{text}" }}')
+                used.update(dict.fromkeys(v for _, v in abi))
+
+    def rename(m: re.Match) -> str:
+        name = renames.get(f"llvm.{m.group(2)}.v{m.group(3)}f{m.group(4)}")
+        if name is None:
+            return m.group(0)
+        used[name] = None
+        return f"{m.group(1)}{name}("
+
+    ll = _VECTOR_CALL.sub(rename, _tag_calls(ll, groups))
+    if used:
+        vector_group = first + 1 + len(lines)
+        lines += [f"declare {types[n]} @{n}({types[n]}) #{vector_group}"
+                  for n in used if n not in declared]
+        lines.append(f"@llvm.compiler.used = appending global [{len(used)} x ptr] ["
+                     + ", ".join(f"ptr @{n}" for n in used) + '], section "llvm.metadata"')
+        lines.append(f"attributes #{vector_group} = {{ nounwind willreturn memory(none) }}")
+    return "\n".join([ll.rstrip("\n"), "", *lines]) + "\n" if lines else ll
 
 
 class _FileStage(Stage):
@@ -86,6 +245,28 @@ class TranslateStage(_FileStage):
         return f"mlir-translate --mlir-to-llvmir {shlex.quote(saved)}"
 
 
+class VectorMathStage(_FileStage):
+    """``add_vector_variants`` on the LLVM IR (only with ``vector_math``)."""
+    name, suffix, out_name = "vector-math", ".ll", "module.vm.ll"
+
+    def __init__(self, options: CpuOptions):
+        self.isas = vector_isas(options.features)
+
+    def run(self, ll: Path, ctx: BuildContext) -> Path:
+        out = ctx.work_dir / self.out_name
+        out.write_text(add_vector_variants(ll.read_text(), self.isas))
+        return out
+
+    def repro(self, saved: str) -> str:
+        code = ("import sys; from axfusion.targets.cpu import add_vector_variants as f; "
+                f"sys.stdout.write(f(open(sys.argv[1]).read(), {self.isas!r}))")
+        return f"python -c {shlex.quote(code)} {shlex.quote(saved)}"
+
+
+def _vector_library(options: CpuOptions) -> list[str]:
+    return ["-vector-library=LIBMVEC"] if options.vector_math == LIBMVEC else []
+
+
 class LlvmOptStage(_FileStage):
     """LLVM's own optimisation pipeline for the host CPU: loop vectorisation,
     unrolling, LICM. The triple matters: without one, the cost model sees no
@@ -97,7 +278,8 @@ class LlvmOptStage(_FileStage):
 
     def flags(self) -> list[str]:
         return [f"-O{self.options.opt_level}", f"-mtriple={host.triple()}",
-                f"-mcpu={self.options.cpu}", f"-mattr={host.mattr(self.options.features)}"]
+                f"-mcpu={self.options.cpu}", f"-mattr={host.mattr(self.options.features)}",
+                *_vector_library(self.options)]
 
     def run(self, ll: Path, ctx: BuildContext) -> Path:
         out = ctx.work_dir / self.out_name
@@ -118,7 +300,7 @@ class CodegenStage(_FileStage):
     def flags(self, asm: bool) -> list[str]:
         return [f"-O{self.options.opt_level}", f"-mtriple={host.triple()}", "-relocation-model=pic",
                 f"-filetype={'asm' if asm else 'obj'}", f"-mcpu={self.options.cpu}",
-                f"-mattr={host.mattr(self.options.features)}"]
+                f"-mattr={host.mattr(self.options.features)}", *_vector_library(self.options)]
 
     def run(self, ll: Path, ctx: BuildContext) -> Path:
         self.out_name = "module.s" if ctx.emit_asm else "module.o"
@@ -134,8 +316,8 @@ class CodegenStage(_FileStage):
 class LinkStage(_FileStage):
     name, suffix, out_name = "link", ".o", "module.so"
 
-    def __init__(self, cc: str):
-        self.cc = cc
+    def __init__(self, cc: str, vector_math: str = ""):
+        self.cc, self.libs = cc, (["-lmvec"] if vector_math == LIBMVEC else []) + ["-lm"]
 
     def command(self, obj: str, out: str) -> list[str]:
         # -z text: refuse text relocations instead of producing a .so that
@@ -143,7 +325,7 @@ class LinkStage(_FileStage):
         # functions bind to them, not to a libm symbol of the same name
         # already loaded (an entry point @tanh or @sin called libm's).
         return [self.cc, "-shared", "-Wl,-z,text", "-Wl,-z,noexecstack", "-Wl,-Bsymbolic",
-                obj, "-o", out, "-lm"]
+                obj, "-o", out, *self.libs]
 
     def run(self, obj: Path, ctx: BuildContext) -> Path:
         out = ctx.work_dir / self.out_name
@@ -179,8 +361,12 @@ class CpuBackend:
         stages += [
             MlirStage("bufferize", ["axf-bufferize"]),
             MlirStage("lower", ["axf-lower-to-llvm"]),
-            TranslateStage(), LlvmOptStage(options), CodegenStage(options), LinkStage(cc),
+            TranslateStage(),
         ]
+        if options.vector_math == LIBMVEC:
+            stages.append(VectorMathStage(options))
+        stages += [LlvmOptStage(options), CodegenStage(options),
+                   LinkStage(cc, options.vector_math)]
         return stages
 
     @staticmethod
@@ -197,6 +383,8 @@ class CpuBackend:
                 parts.append("link:" + " ".join(stage.command("in.o", "out.so")))
             elif isinstance(stage, LlvmOptStage):
                 parts.append("llvm-opt:" + " ".join(stage.flags()))
+            elif isinstance(stage, VectorMathStage):
+                parts.append(f"vector-math:{stage.isas}:{','.join(_EXTRA)}")
             else:
                 parts.append(stage.name)
         return "|".join(parts)

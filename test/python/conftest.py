@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 _KNOBS = ("AXFUSION_CACHE_DIR", "AXFUSION_NO_CACHE", "AXFUSION_SAVE_TEMPS", "AXFUSION_VERIFY",
-          "AXFUSION_IN_PROCESS", "AXFUSION_CC")
+          "AXFUSION_IN_PROCESS", "AXFUSION_CC", "AXFUSION_VECTOR_MATH")
 
 
 @pytest.fixture(scope="session", autouse=True)
