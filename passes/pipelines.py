@@ -7,16 +7,21 @@ The CPU path, in stage order (``compiler/targets/cpu.py`` runs them):
   linalg-on-tensors.
 - ``axf-fuse``: every fusion pattern, in ``passes.fusion.ORDER``.
 - ``axf-schedule``: tile-and-fuse each fusion group (``tile_and_fuse.py``),
-  and give every other matmul the same vectorisable loop order.
+  and give every other matmul the same vectorised micro-kernel
+  (``matmul_schedule.py``).
 - ``axf-bufferize``: element-wise ``arith``/``math`` ops on whole tensors
   to ``linalg.generic``, then one-shot bufferization (arguments read-only:
   the caller's arrays are never written) with identity layouts at the
-  function boundary, results turned into caller-allocated out-params
+  function boundary (a ``canonicalize`` right after folds loops that return
+  their own buffer, e.g. a matmul's vector loop over a whole result, so that
+  the result is the caller's buffer instead of a copy), results turned into
+  caller-allocated out-params
   (destination passing: the runtime allocates results, so nothing native ever
   has to be freed by Python), and ownership-based deallocation of every
   temporary buffer (no leak per call).
 - ``axf-lower-to-llvm``: strided copies to linalg (no runtime library
-  call), ``scf.forall`` tile loops to ``scf.for``, linalg to loops, memref/scf/math/arith/cf/func to
+  call), ``scf.forall`` tile loops to ``scf.for``, linalg to loops, vector
+  ops (the matmul micro-kernel; ``axf-lower-vectors``) and memref/scf/math/arith/cf/func to
   the LLVM dialect. ``finalize-memref-to-llvm`` runs before ``scf-to-cf``
   (``memref.alloca_scope`` needs structured control flow); math ops without
   an LLVM intrinsic become libm calls.
@@ -40,6 +45,7 @@ register_pipeline(
     "func.func(convert-elementwise-to-linalg)",
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map}",
+    "canonicalize",
     "buffer-results-to-out-params{modify-public-functions hoist-static-allocs "
     "hoist-dynamic-allocs}",
     "canonicalize",
@@ -50,6 +56,7 @@ register_pipeline(
     "axf-memref-copy-to-linalg",
     "scf-forall-to-for",
     "func.func(convert-linalg-to-loops)",
+    "axf-lower-vectors",
     "axf-widen-i1-memrefs",
     "expand-strided-metadata", "lower-affine",
     "finalize-memref-to-llvm",

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from axfusion._mlir import ir
+from axfusion._mlir import all_ops, ir
 from axfusion.dialects import GROUP, KERNEL, MEMBER, groups
 from axfusion.dialects.groups import i64
 
 from . import match
+from .matmul_schedule import (MicroKernel, epilogue_in_place, host_kernel, tile_microkernel,
+                              vectorize_microkernels)
 from .registry import register_pass
 
 
@@ -35,16 +37,21 @@ class Schedule:
     innermost loop walks a row of the output and of B (contiguous,
     independent: LLVM vectorises it) rather than a dot product (a serial
     reduction LLVM may not reassociate), and each row of B is used by all
-    the tile's rows while it is in L1."""
+    the tile's rows while it is in L1.
+
+    ``micro_kernel``: fused matmuls get the register-tiled, vectorised
+    micro-kernel (``matmul_schedule.py``) instead; the reorder is then for
+    the other contractions (convs)."""
     tile_sizes: tuple[int, ...]
     contraction_inner_parallel: bool = True
+    micro_kernel: MicroKernel | None = None
 
 
 # The matmul micro-schedule, shared by fused tiles and unfused matmuls (so
 # that fused-vs-unfused measures fusion alone): output tiles of
-# MATMUL_TILE = (rows, cols), loops (k, i, j) inside a tile. An 8 x 512 f32
-# tile of C is 16 KiB and stays in L1 across k.
-MATMUL_TILE = (8, 512)
+# ``MicroKernel.tile``, register blocks inside (``matmul_schedule.py``),
+# chosen from the host CPU's vector registers. CONTRACTION_ORDER is the loop
+# order of a fused matmul in a schedule without a micro-kernel.
 CONTRACTION_ORDER = "kij"
 # NCHW convolution loops (n, f, oh, ow, c, kh, kw) -> (n, f, oh, c, kh, kw,
 # ow): the innermost loop runs along an output row (contiguous, vectorised)
@@ -91,11 +98,13 @@ def default_schedule(pattern: str, root) -> Schedule:
     if len(iters) != len(shape):   # a root with reduction loops: tile parallel ones
         return Schedule(tuple(1 if t == "parallel" else 0 for t in iters))
     if pattern.startswith("LinearBias"):
-        # The matmul micro-schedule's output tile; the epilogue is applied to
-        # it while it is in L1.
+        # The matmul micro-kernel's output tile; the epilogue is applied to
+        # it while it is in L2.
+        kernel = host_kernel()
         lead = [1] * (len(shape) - 2)
-        return Schedule(tuple(lead + [min(MATMUL_TILE[0], shape[-2]),
-                                      min(MATMUL_TILE[1], shape[-1])]))
+        return Schedule(tuple(lead + [min(kernel.tile[0], shape[-2]),
+                                      min(kernel.tile[1], shape[-1])]),
+                        micro_kernel=kernel)
     if pattern == "ReductionFusion":
         # Rows: every dim but the last (the reduced one) is tiled.
         return Schedule(tuple([1] * (len(shape) - 1) + [0]))
@@ -164,7 +173,10 @@ def _tile_and_fuse_script(group: int, members: list[str], schedule: Schedule):
         for k in range(1, len(members)):
             fused = structured.FuseIntoContainingOp(any_op, any_op, member(k), loop)
             loop = fused.results[1]
-            if members[k] in match.CONTRACTIONS:
+            if members[k] in match.CONTRACTIONS and schedule.micro_kernel:
+                tile_microkernel(fused.results[0], schedule.micro_kernel,
+                                 batch=_batch_dims(members[k]))
+            elif members[k] in match.CONTRACTIONS:
                 rank = 3 if members[k] == "linalg.matmul" else 4
                 contractions.append((fused.results[0], _inner_parallel_permutation(rank)))
             elif members[k] in CONV_ORDER:
@@ -175,45 +187,74 @@ def _tile_and_fuse_script(group: int, members: list[str], schedule: Schedule):
     return build
 
 
-def tile_and_fuse_group(module_op: ir.Operation, group: int, members: list) -> None:
+def _batch_dims(name: str) -> int:
+    return 1 if name == "linalg.batch_matmul" else 0
+
+
+def _vectorize_script(kernel: MicroKernel):
+    """The body of the script that vectorises the blocks ``tile_microkernel``
+    marked, in every function."""
+    def build(target):
+        vectorize_microkernels(target, kernel)
+    return build
+
+
+def tile_and_fuse_group(module_op: ir.Operation, group: int, members: list):
+    """Tile and fuse one group; returns its schedule's micro-kernel, if it
+    has one and tiling happened."""
     root = members[0]
     if KERNEL in root.attributes:
-        return
+        return None
     pattern = ir.StringAttr(root.attributes["axf.pattern"]).value
     schedule = schedule_for(pattern, root)
     if not any(schedule.tile_sizes):
-        return  # nothing to tile: the group is one tile
+        return None  # nothing to tile: the group is one tile
     _apply_script(module_op,
                   _tile_and_fuse_script(group, [m.name for m in members], schedule))
+    if schedule.micro_kernel:
+        epilogue_in_place(module_op, group)
+    return schedule.micro_kernel
 
 
 @register_pass("axf-tile-and-fuse", "tile each fusion group's root and fuse its members "
                "into the tile loop (transform dialect)")
 def tile_and_fuse(op, pass_):
+    kernels = set()
     for gid, members in groups(op).items():
         # Members inside an earlier group's loop nest are clones: skip them.
         members = [m for m in members if m.parent is not None]
-        tile_and_fuse_group(op, gid, members)
+        kernels.add(tile_and_fuse_group(op, gid, members))
+    # Once all groups are tiled: a vectorising canonicalisation between two
+    # groups could rebuild the next group's ops without their attributes.
+    for kernel in kernels - {None}:
+        _apply_script(op, _vectorize_script(kernel))
 
 
 @register_pass("axf-contraction-loop-order",
-               "matmuls and convs outside fusion groups: the fused tiles' loop order "
-               "(matmul: 8x512 output tiles, loops k, i, j; conv: output rows innermost)")
+               "matmuls and convs outside fusion groups: the fused tiles' schedule "
+               "(matmul: output tiles, vectorised register blocks; conv: output rows innermost)")
 def contraction_loop_order(op, pass_):
-    """The matmul micro-schedule of fused tiles (``MATMUL_TILE``,
-    ``CONTRACTION_ORDER``) for the contractions no group took, so fused and
-    unfused builds differ only by fusion (the benchmark's fused-vs-unfused
-    ratio measures fusion alone)."""
+    """The matmul micro-kernel of fused tiles (``matmul_schedule.py``: the
+    same output tiles and register blocks) for the matmuls no group took, so
+    fused and unfused builds differ only by fusion (the benchmark's
+    fused-vs-unfused ratio measures fusion alone)."""
     from mlir.dialects import transform
     from mlir.dialects.transform import structured
 
+    names = {o.name for o in all_ops(op)}
+    if not names & ({*match.CONTRACTIONS, *CONV_ORDER}):
+        return
+    kernel = host_kernel()
+
     def build(target):
         any_op = transform.AnyOpType.get()
-        for name, rank in (("linalg.matmul", 3), ("linalg.batch_matmul", 4)):
+        for name in match.CONTRACTIONS:
+            batch = _batch_dims(name)
             found = structured.MatchOp(any_op, target, ops=[name]).result
-            sizes = [1] * (rank - 3) + list(MATMUL_TILE) + [0]
+            sizes = [1] * batch + list(kernel.tile) + [0]
             tiled = structured.TileUsingForOp(found, sizes=sizes).results[0]
-            _reorder_loops(tiled, _inner_parallel_permutation(rank))
+            tile_microkernel(tiled, kernel, batch=batch)
+        vectorize_microkernels(target, kernel)
         for name, permutation in CONV_ORDER.items():
             _reorder_loops(structured.MatchOp(any_op, target, ops=[name]).result, permutation)
 

@@ -34,9 +34,9 @@ def _ok(proc):
 
 def test_run_reports_small_error():
     out = _ok(run_cli(AXFUSEC, MLP, "--target=cpu", "--run")).stdout
-    match = re.search(r"^forward\s+max relative error (\S+)\s+\(rtol 1e-05\)\s+ok$", out, re.M)
+    match = re.search(r"^forward\s+max relative error (\S+)\s+\(rtol 0.0001\)\s+ok$", out, re.M)
     assert match, out
-    assert float(match.group(1)) <= 1e-5
+    assert float(match.group(1)) <= 1e-4
     assert "forward(arg0: f32[32,256]" in out   # the module's repr
 
 

@@ -32,6 +32,7 @@ def run(elements, text):
 # CHECK-NEXT:  axf-readonly-arguments
 # CHECK-NEXT:  func.func(convert-elementwise-to-linalg)
 # CHECK-NEXT:  one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}
+# CHECK-NEXT:  canonicalize
 # CHECK-NEXT:  buffer-results-to-out-params{{.*}}
 # CHECK:       buffer-deallocation-pipeline
 # CHECK-NEXT:  axf-memref-copy-to-linalg

@@ -7,7 +7,7 @@
 
 // CHECK:      CompiledModule(cpu, 1 function):
 // CHECK-NEXT:   forward(arg0: f32[?,16], arg1: f32[16]) -> f32[?,16]
-// CHECK:      forward {{ *}}max relative error {{[0-9.e+-]+}}  (rtol 1e-05)  ok
+// CHECK:      forward {{ *}}max relative error {{[0-9.e+-]+}}  (rtol 0.0001)  ok
 
 // LLVM-DAG: llvm.func @_mlir_ciface_forward(
 // LLVM-DAG: llvm.func @_mlir_ciface_forward__axf_result_shapes(

@@ -7,8 +7,8 @@
 // CHECK:      CompiledModule(cpu, 2 functions):
 // CHECK-DAG:    forward(arg0: f32[8,16], arg1: f32[16]) -> f32[8,16]
 // CHECK-DAG:    twice(arg0: i32[5]) -> (i32[5], i32[5])
-// CHECK-DAG:  forward {{ *}}max relative error {{[0-9.e+-]+}}  (rtol 1e-05)  ok
-// CHECK-DAG:  twice {{ *}}max relative error 0.000e+00  (rtol 1e-05)  ok
+// CHECK-DAG:  forward {{ *}}max relative error {{[0-9.e+-]+}}  (rtol 0.0001)  ok
+// CHECK-DAG:  twice {{ *}}max relative error 0.000e+00  (rtol 0.0001)  ok
 // CHECK-NOT:  MISMATCH
 
 #id = affine_map<(d0, d1) -> (d0, d1)>

@@ -1,20 +1,22 @@
 // RUN: axfusion-opt %s --axf-contraction-loop-order --split-input-file | FileCheck %s
 
-// A matmul outside any fusion group gets the fused tiles' micro-schedule:
-// 8 x 512 output tiles, loops (k, i, j) inside: the innermost loop walks a
-// row of the output and of B, which LLVM vectorises.
-// CHECK-DAG:   #[[A:.*]] = affine_map<(d0, d1, d2) -> (d1, d0)>
-// CHECK-DAG:   #[[B:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
-// CHECK-DAG:   #[[C:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// A matmul outside any fusion group gets the fused tiles' micro-kernel
+// (passes/matmul_schedule.py): an R x C block of the output (8 x 32 with
+// AVX-512, 6 x 16 with AVX2: the host decides, so sizes are captured) is
+// read into vector registers once, the k loop carries it as a vector and
+// adds one outer product per step (a row of B times broadcast elements of
+// A, as FMAs), and the block is written back after the loop.
 // CHECK-LABEL: func.func @matmul
 // CHECK-NOT:     linalg.matmul
-// CHECK:         scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[C8:.*]] iter_args
-// CHECK:           scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[C512:.*]] iter_args
-// CHECK:             linalg.generic
-// CHECK-SAME:          indexing_maps = [#[[A]], #[[B]], #[[C]]]
-// CHECK-SAME:          iterator_types = ["reduction", "parallel", "parallel"]
-// CHECK:               arith.mulf
-// CHECK:               arith.addf
+// CHECK:         %[[ACC0:.*]] = vector.transfer_read %{{.*}} : tensor<8x32xf32>, vector<[[R:[0-9]+]]x[[C:[0-9]+]]xf32>
+// CHECK:         %[[ACC:.*]] = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A:.*]] = %[[ACC0]]) -> (vector<[[R]]x[[C]]xf32>)
+// CHECK:           %[[B:.*]] = vector.transfer_read %arg1{{.*}} : tensor<16x32xf32>, vector<[[C]]xf32>
+// CHECK:           %[[X:.*]] = vector.broadcast %{{.*}} : f32 to vector<[[C]]xf32>
+// CHECK:           %[[ROW:.*]] = vector.extract %[[A]][0] : vector<[[C]]xf32> from vector<[[R]]x[[C]]xf32>
+// CHECK:           vector.fma %[[X]], %[[B]], %[[ROW]] : vector<[[C]]xf32>
+// CHECK-NOT:       vector.transfer_write
+// CHECK:           scf.yield %{{.*}} : vector<[[R]]x[[C]]xf32>
+// CHECK:         vector.transfer_write %[[ACC]], %{{.*}} : vector<[[R]]x[[C]]xf32>, tensor<8x32xf32>
 func.func @matmul(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %c: tensor<8x32xf32>) -> tensor<8x32xf32> {
   %r = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x32xf32>) outs(%c : tensor<8x32xf32>) -> tensor<8x32xf32>
   return %r : tensor<8x32xf32>
@@ -22,11 +24,43 @@ func.func @matmul(%a: tensor<8x16xf32>, %b: tensor<16x32xf32>, %c: tensor<8x32xf
 
 // -----
 
-// batch_matmul: (b, i, j, k) -> (b, k, i, j), one batch per tile.
+// Sizes the block does not divide: the full blocks are unmasked; the rows
+// left over (65 = 8 x 8 + 1 with AVX-512) and the last columns are masked
+// blocks. No scalar linalg op is left.
+// CHECK-LABEL: func.func @ragged
+// CHECK-NOT:     linalg.matmul
+// CHECK:         vector.fma
+// CHECK:         vector.transfer_read {{.*}}, %{{.*}}, %{{.*}} {in_bounds = [true, true]}
+// CHECK-NOT:     linalg.
+// CHECK:         return
+func.func @ragged(%a: tensor<65x300xf32>, %b: tensor<300x129xf32>, %c: tensor<65x129xf32>) -> tensor<65x129xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<65x300xf32>, tensor<300x129xf32>) outs(%c : tensor<65x129xf32>) -> tensor<65x129xf32>
+  return %r : tensor<65x129xf32>
+}
+
+// -----
+
+// A dynamic number of rows: tiled like a large size, the row loop peeled
+// at run time, the partial block masked with the runtime row count.
+// CHECK-LABEL: func.func @dynamic_rows
+// CHECK-NOT:     linalg.matmul
+// CHECK:         scf.for
+// CHECK:         vector.fma
+// CHECK:         vector.create_mask
+// CHECK:         return
+func.func @dynamic_rows(%a: tensor<?x64xf32>, %b: tensor<64x64xf32>, %c: tensor<?x64xf32>) -> tensor<?x64xf32> {
+  %r = linalg.matmul ins(%a, %b : tensor<?x64xf32>, tensor<64x64xf32>) outs(%c : tensor<?x64xf32>) -> tensor<?x64xf32>
+  return %r : tensor<?x64xf32>
+}
+
+// -----
+
+// batch_matmul: one batch at a time, the same register blocks.
 // CHECK-LABEL: func.func @batch_matmul
 // CHECK-NOT:     linalg.batch_matmul
-// CHECK:         linalg.generic
-// CHECK-SAME:      iterator_types = ["parallel", "reduction", "parallel", "parallel"]
+// CHECK:         scf.for %{{.*}} -> (tensor<2x8x32xf32>)
+// CHECK:           scf.for %{{.*}} -> (vector<{{[0-9]+}}x{{[0-9]+}}xf32>)
+// CHECK:             vector.fma
 func.func @batch_matmul(%a: tensor<2x8x16xf32>, %b: tensor<2x16x32xf32>, %c: tensor<2x8x32xf32>) -> tensor<2x8x32xf32> {
   %r = linalg.batch_matmul ins(%a, %b : tensor<2x8x16xf32>, tensor<2x16x32xf32>) outs(%c : tensor<2x8x32xf32>) -> tensor<2x8x32xf32>
   return %r : tensor<2x8x32xf32>
