@@ -3,8 +3,9 @@
 The CPU path, in stage order (``compiler/targets/cpu.py`` runs them):
 
 - ``axf-optimize``: a result-shape function for each entry point with
-  dynamic result sizes (``result_shapes.py``), then canonicalize + CSE on
-  linalg-on-tensors.
+  dynamic result sizes (``result_shapes.py``), transposes of constant
+  weights done at compile time (``constant_transpose.py``), then
+  canonicalize + CSE on linalg-on-tensors.
 - ``axf-fuse``: every fusion pattern, in ``passes.fusion.ORDER``.
 - ``axf-schedule``: tile-and-fuse each fusion group (``tile_and_fuse.py``),
   and give every other matmul the same vectorised micro-kernel
@@ -32,7 +33,7 @@ from .registry import register_pipeline
 register_pipeline(
     "axf-optimize", "shape functions for dynamic results, canonicalize and CSE "
     "linalg-on-tensors",
-    "axf-result-shapes", "canonicalize", "cse",
+    "axf-result-shapes", "axf-fold-constant-transposes", "canonicalize", "cse",
     "axf-check-result-shapes")
 
 register_pipeline(

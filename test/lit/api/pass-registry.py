@@ -19,6 +19,7 @@ def run(elements, text):
 # CHECK-LABEL: pipeline axf-cpu-pipeline
 # CHECK-NEXT:  axf-check-input
 # CHECK-NEXT:  axf-result-shapes
+# CHECK-NEXT:  axf-fold-constant-transposes
 # CHECK-NEXT:  canonicalize
 # CHECK-NEXT:  cse
 # CHECK-NEXT:  axf-check-result-shapes

@@ -26,6 +26,7 @@
 // ORDER-NEXT:   func.func @f({{.*}}) -> index attributes {llvm.emit_c_interface} {
 // ORDER:      IR Dump After Canonicalizer (canonicalize)
 // ORDER:      IR Dump After axf-result-shapes (axf-result-shapes)
+// ORDER:      IR Dump After axf-fold-constant-transposes (axf-fold-constant-transposes)
 // ORDER:      IR Dump After Canonicalizer (canonicalize)
 // ORDER:      IR Dump After CSE (cse)
 // ORDER:      IR Dump After axf-check-result-shapes (axf-check-result-shapes)
