@@ -7,15 +7,16 @@ symbolic batch (``dynamic_dims={0: "batch"}``), from one run.
 Each model is run at a benchmark size on fresh random inputs under
 ``torch.no_grad()``; times are medians of interleaved samples after warm-up,
 ratios are to eager; compile times (cold for inductor, and for axfusion when
-the on-disk cache is empty) are a separate table. axfusion kernels are
-single-threaded today, so torch is pinned to ``--threads`` (default 1) for a
-like-for-like comparison.
+the on-disk cache is empty) are a separate table. torch and axfusion both
+use ``--threads`` (default 1: ``torch.set_num_threads`` and
+``AXFUSION_THREADS``) for a like-for-like comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 import time
 from pathlib import Path
@@ -42,10 +43,11 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     opts = parser.parse_args(argv)
     torch.set_num_threads(opts.threads)
+    os.environ["AXFUSION_THREADS"] = str(opts.threads)   # read when compiling
     gen = torch.Generator().manual_seed(int(time.time()))
     print(f"axfusion {axfusion.__version__}, torch {torch.__version__}, "
           f"{datetime.date.today()}, {host.cpu_model()} (llc -mcpu={host.cpu_name()}); "
-          f"torch threads {opts.threads}; medians of {opts.repeats} interleaved samples\n")
+          f"torch and axfusion threads {opts.threads}; medians of {opts.repeats} interleaved samples\n")
     rows, compiles = [], []
     for name, shape in SIZES.items():
         model = zoo.build(name)

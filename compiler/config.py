@@ -12,6 +12,10 @@
 | AXFUSION_VECTOR_MATH   | ``0``: math calls (exp, tanh, erf...) stay scalar libm     |
 |                        | instead of glibc's libmvec (on by default where the host   |
 |                        | has libmvec and AVX2 + FMA)                                |
+| AXFUSION_THREADS       | outermost tile loops on MLIR's async runtime: unset or     |
+|                        | ``0``: all cores; ``1``: serial code, no runtime library;  |
+|                        | ``N``: sharded for N workers (the runtime's pool still has |
+|                        | one thread per core)                                       |
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Config:
     in_process: bool
     cc: str
     vector_math: bool
+    threads: int            # 0: all cores; 1: serial code; N: N workers
 
 
 def _flag(name: str) -> bool:
@@ -38,6 +43,21 @@ def _flag(name: str) -> bool:
 
 def _on_unless_off(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _threads() -> int:
+    text = os.environ.get("AXFUSION_THREADS", "").strip().lower()
+    if text in ("", "all", "auto"):
+        return 0
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        from .errors import AxfusionError
+        raise AxfusionError(f"AXFUSION_THREADS={text!r}: expected a thread count "
+                            "(1: serial, 0 or unset: all cores)")
+    return n
 
 
 def load() -> Config:
@@ -54,4 +74,5 @@ def load() -> Config:
         in_process=_flag("AXFUSION_IN_PROCESS"),
         cc=env.get("AXFUSION_CC") or env.get("CC") or "cc",
         vector_math=_on_unless_off("AXFUSION_VECTOR_MATH"),
+        threads=_threads(),
     )

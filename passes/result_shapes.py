@@ -46,7 +46,8 @@ def dynamic_result_dims(ftype: ir.FunctionType) -> list[tuple[int, int]]:
 
 def _shape_function(f: ir.Operation, dims: list[tuple[int, int]]) -> None:
     """Insert after ``f`` a copy returning the sizes ``dims`` of its results
-    and the number of the first failed size check (0: the sizes agree).
+    and the number of a failed size check (the last to fail; 0: the sizes
+    agree).
 
     The copy is built and simplified in a scratch module (upstream passes,
     run on the copy only), then moved next to ``f``."""

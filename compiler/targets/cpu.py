@@ -4,7 +4,7 @@ the host CPU (``llc`` with explicit ``-mcpu``/``-mattr``) -> shared object
 
 Stages (``axfusec --emit=`` names in brackets):
 
-    import -> optimize -> fuse [linalg] -> schedule -> bufferize
+    import -> optimize -> fuse [linalg] -> schedule -> bufferize -> parallelize
            -> lower [llvm-dialect] -> llvm-ir (-> vector-math) -> llvm-opt [llvm-ir]
            -> codegen [asm] -> link
 
@@ -20,6 +20,14 @@ variants of the functions LLVM's own table lacks, and the shared object links
 code may call and the CPU has AVX2 and FMA (glibc's 256-bit kernels), unless
 ``AXFUSION_VECTOR_MATH=0``; libmvec is accurate to 4 ulp.
 
+Tile loops run on all cores (``CpuOptions.threads``, ``AXFUSION_THREADS``):
+the ``parallelize`` stage turns the outermost tile loop of each nest, when it
+has enough work, into tasks of MLIR's async runtime (``axf-parallelize`` in
+``passes/pipelines.py``; empty for ``threads=1``), and the shared object links
+``libmlir_async_runtime.so`` from the ``mlir`` wheel (with an rpath to it).
+``threads=1`` is serial code that links no runtime; where the runtime library
+is missing, the default falls back to it with a warning.
+
 The reference build (``CpuOptions(optimize=False)``), used by ``axfusec --run``
 and ``--bench`` to check and time the optimised one, skips ``optimize``,
 ``fuse`` and ``schedule``, calls scalar libm and runs LLVM's optimiser and code
@@ -29,13 +37,16 @@ generator at ``-O0``.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib.util
 import re
 import shlex
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config, host, tools
-from ..errors import TargetError
+from ..errors import TargetError, ToolchainError
 from ..importer import ImportStage
 from ..pipeline import BuildContext, MlirStage, Stage, module_text
 
@@ -48,6 +59,7 @@ class CpuOptions:
     fusion: tuple[str, ...] = ()   # enabled fusion patterns (FusionPattern values)
     fusion_limit: int = -1         # form at most this many groups (-1: no limit)
     vector_math: str = ""          # "libmvec", or "" for scalar libm calls
+    threads: int = 1               # tile loop workers: 1 serial, 0 all cores, N
 
     @staticmethod
     def for_host(optimize: bool = True, fusion=None, fusion_limit: int = -1) -> "CpuOptions":
@@ -63,7 +75,7 @@ class CpuOptions:
         vector_math = (choose_vector_math(features, cfg.cc)
                        if optimize and cfg.vector_math else "")
         return CpuOptions(host.cpu_name(), features, optimize, chosen, fusion_limit,
-                          vector_math)
+                          vector_math, choose_threads(cfg.threads, optimize))
 
     @property
     def opt_level(self) -> int:
@@ -76,7 +88,48 @@ class CpuOptions:
     def from_json(data: dict) -> "CpuOptions":
         return CpuOptions(data["cpu"], tuple(data["features"]), data.get("optimize", True),
                           tuple(data.get("fusion", ())), data.get("fusion_limit", -1),
-                          data.get("vector_math", ""))
+                          data.get("vector_math", ""), data.get("threads", 1))
+
+
+# --- Threads: MLIR's async runtime --------------------------------------------
+
+ASYNC_RUNTIME = "libmlir_async_runtime.so"
+
+
+@functools.cache
+def async_runtime() -> Path | None:
+    """``libmlir_async_runtime.so`` of the installed ``mlir`` wheel (it loads
+    the wheel's ``libLLVM.so`` through its own rpath), or None."""
+    spec = importlib.util.find_spec("mlir")
+    for base in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(base) / "lib" / ASYNC_RUNTIME
+        if path.is_file():
+            return path.resolve()
+    return None
+
+
+def choose_threads(threads: int, optimize: bool) -> int:
+    """``CpuOptions.threads`` for ``AXFUSION_THREADS=threads``: 1 (serial)
+    for the reference build and where the async runtime is missing."""
+    if not optimize or threads == 1:
+        return 1
+    if async_runtime() is None:
+        warnings.warn(f"axfusion: MLIR's async runtime ({ASYNC_RUNTIME}) is not in the "
+                      "installed mlir package; tile loops run serially (AXFUSION_THREADS=1)",
+                      RuntimeWarning, stacklevel=3)
+        return 1
+    return threads
+
+
+def _runtime_link_flags(threads: int) -> list[str]:
+    if threads == 1:
+        return []
+    path = async_runtime()
+    if path is None:
+        raise ToolchainError(f"threads={threads} needs MLIR's async runtime ({ASYNC_RUNTIME}), "
+                             "which the installed mlir package lacks; build with "
+                             "AXFUSION_THREADS=1")
+    return [str(path), f"-Wl,-rpath,{path.parent}"]
 
 
 # --- Vector math: glibc's libmvec --------------------------------------------
@@ -316,8 +369,10 @@ class CodegenStage(_FileStage):
 class LinkStage(_FileStage):
     name, suffix, out_name = "link", ".o", "module.so"
 
-    def __init__(self, cc: str, vector_math: str = ""):
-        self.cc, self.libs = cc, (["-lmvec"] if vector_math == LIBMVEC else []) + ["-lm"]
+    def __init__(self, cc: str, vector_math: str = "", threads: int = 1):
+        self.cc = cc
+        self.libs = (_runtime_link_flags(threads) + (["-lmvec"] if vector_math == LIBMVEC else [])
+                     + ["-lm"])
 
     def command(self, obj: str, out: str) -> list[str]:
         # -z text: refuse text relocations instead of producing a .so that
@@ -352,6 +407,7 @@ class CpuBackend:
     def stages(options: CpuOptions, cc: str) -> list[Stage]:
         stages: list[Stage] = [ImportStage()]
         from axfusion.passes.fusion import fuse_pipeline
+        from axfusion.passes.pipelines import parallelize
         from ..report import FuseStage
         # The reference build still needs the shape functions of dynamic results.
         stages.append(MlirStage("optimize", ["axf-optimize"] if options.optimize else
@@ -360,13 +416,14 @@ class CpuBackend:
         stages.append(MlirStage("schedule", ["axf-schedule"] if options.optimize else []))
         stages += [
             MlirStage("bufferize", ["axf-bufferize"]),
+            MlirStage("parallelize", parallelize(options.threads)),
             MlirStage("lower", ["axf-lower-to-llvm"]),
             TranslateStage(),
         ]
         if options.vector_math == LIBMVEC:
             stages.append(VectorMathStage(options))
         stages += [LlvmOptStage(options), CodegenStage(options),
-                   LinkStage(cc, options.vector_math)]
+                   LinkStage(cc, options.vector_math, options.threads)]
         return stages
 
     @staticmethod
@@ -394,6 +451,10 @@ class CpuBackend:
         """Refuse an artifact this CPU cannot run (instead of SIGILL later)."""
         if options_json.get("target") != "cpu":
             raise TargetError(f"artifact is for target {options_json.get('target')!r}, not cpu")
+        if options_json.get("threads", 1) != 1 and async_runtime() is None:
+            raise TargetError(f"artifact runs its tile loops on MLIR's async runtime "
+                              f"({ASYNC_RUNTIME}), which the installed mlir package lacks; "
+                              "rebuild it with AXFUSION_THREADS=1")
         missing = host.missing_features(options_json.get("features", ()))
         if missing:
             raise TargetError(
