@@ -22,7 +22,7 @@ from axfusion._mlir import all_ops, ir
 from axfusion.dialects import GROUP, KERNEL, MEMBER, groups
 from axfusion.dialects.groups import i64
 
-from . import match
+from . import conv_schedule, match
 from .matmul_schedule import (MicroKernel, epilogue_in_place, host_kernel, tile_microkernel,
                               vectorize_microkernels)
 from .registry import register_pass
@@ -55,7 +55,9 @@ class Schedule:
 CONTRACTION_ORDER = "kij"
 # NCHW convolution loops (n, f, oh, ow, c, kh, kw) -> (n, f, oh, c, kh, kw,
 # ow): the innermost loop runs along an output row (contiguous, vectorised)
-# instead of a serial reduction; 1.75x faster on a 3x3 conv, fused or not.
+# instead of a serial reduction; for the convs the vectorised micro-kernel
+# (``conv_schedule.py``, fused or not) does not take: sizes other than the
+# batch dynamic.
 CONV_ORDER = {"linalg.conv_2d_nchw_fchw": [0, 1, 2, 4, 5, 6, 3]}
 
 
@@ -155,8 +157,11 @@ def _reorder_loops(handle, permutation: list[int]) -> None:
     structured.InterchangeOp(generic, iterator_interchange=permutation)
 
 
-def _tile_and_fuse_script(group: int, members: list[str], schedule: Schedule):
-    """The body of the transform script that tiles and fuses one group."""
+def _tile_and_fuse_script(group: int, members: list[str], schedule: Schedule,
+                          conv_blocks: dict[int, list[int]] | None = None):
+    """The body of the transform script that tiles and fuses one group;
+    ``conv_blocks``: member index -> register block of a conv member
+    (``conv_schedule.block_sizes``)."""
     from mlir.dialects import transform
     from mlir.dialects.transform import structured
 
@@ -179,6 +184,8 @@ def _tile_and_fuse_script(group: int, members: list[str], schedule: Schedule):
             elif members[k] in match.CONTRACTIONS:
                 rank = 3 if members[k] == "linalg.matmul" else 4
                 contractions.append((fused.results[0], _inner_parallel_permutation(rank)))
+            elif k in (conv_blocks or {}):
+                conv_schedule.tile_conv_kernel(fused.results[0], conv_blocks[k])
             elif members[k] in CONV_ORDER:
                 contractions.append((fused.results[0], CONV_ORDER[members[k]]))
         if schedule.contraction_inner_parallel:
@@ -200,8 +207,9 @@ def _vectorize_script(kernel: MicroKernel):
 
 
 def tile_and_fuse_group(module_op: ir.Operation, group: int, members: list):
-    """Tile and fuse one group; returns its schedule's micro-kernel, if it
-    has one and tiling happened."""
+    """Tile and fuse one group; returns its schedule's micro-kernel (or
+    ``conv_schedule.MARK`` for a conv micro-kernel), if it has one and
+    tiling happened."""
     root = members[0]
     if KERNEL in root.attributes:
         return None
@@ -209,11 +217,13 @@ def tile_and_fuse_group(module_op: ir.Operation, group: int, members: list):
     schedule = schedule_for(pattern, root)
     if not any(schedule.tile_sizes):
         return None  # nothing to tile: the group is one tile
-    _apply_script(module_op,
-                  _tile_and_fuse_script(group, [m.name for m in members], schedule))
-    if schedule.micro_kernel:
+    conv_blocks = {k: conv_schedule.block_sizes(m, host_kernel())
+                   for k, m in enumerate(members) if k and conv_schedule.takes(m)}
+    _apply_script(module_op, _tile_and_fuse_script(group, [m.name for m in members],
+                                                   schedule, conv_blocks))
+    if schedule.micro_kernel or conv_blocks:
         epilogue_in_place(module_op, group)
-    return schedule.micro_kernel
+    return schedule.micro_kernel or (conv_schedule.MARK if conv_blocks else None)
 
 
 @register_pass("axf-tile-and-fuse", "tile each fusion group's root and fuse its members "
@@ -226,16 +236,20 @@ def tile_and_fuse(op, pass_):
         kernels.add(tile_and_fuse_group(op, gid, members))
     # Once all groups are tiled: a vectorising canonicalisation between two
     # groups could rebuild the next group's ops without their attributes.
-    for kernel in kernels - {None}:
+    if conv_schedule.MARK in kernels:
+        _apply_script(op, conv_schedule.vectorize_conv_kernels)
+    for kernel in kernels - {None, conv_schedule.MARK}:
         _apply_script(op, _vectorize_script(kernel))
 
 
 @register_pass("axf-contraction-loop-order",
                "matmuls and convs outside fusion groups: the fused tiles' schedule "
-               "(matmul: output tiles, vectorised register blocks; conv: output rows innermost)")
+               "(matmul: output tiles, vectorised register blocks; conv: vectorised register "
+               "blocks of channels x columns)")
 def contraction_loop_order(op, pass_):
     """The matmul micro-kernel of fused tiles (``matmul_schedule.py``: the
-    same output tiles and register blocks) for the matmuls no group took, so
+    same output tiles and register blocks) for the matmuls no group took,
+    and the conv micro-kernel (``conv_schedule.py``) for the convs, so
     fused and unfused builds differ only by fusion (the benchmark's
     fused-vs-unfused ratio measures fusion alone)."""
     from mlir.dialects import transform
@@ -245,6 +259,7 @@ def contraction_loop_order(op, pass_):
     if not names & ({*match.CONTRACTIONS, *CONV_ORDER}):
         return
     kernel = host_kernel()
+    convs = conv_schedule.mark_blocks(op, kernel)
 
     def build(target):
         any_op = transform.AnyOpType.get()
@@ -255,6 +270,10 @@ def contraction_loop_order(op, pass_):
             tiled = structured.TileUsingForOp(found, sizes=sizes).results[0]
             tile_microkernel(tiled, kernel, batch=batch)
         vectorize_microkernels(target, kernel)
+        for sizes in convs:
+            conv_schedule.tile_conv_kernel(conv_schedule.match_block(target, sizes), sizes)
+        if convs:
+            conv_schedule.vectorize_conv_kernels(target)
         for name, permutation in CONV_ORDER.items():
             _reorder_loops(structured.MatchOp(any_op, target, ops=[name]).result, permutation)
 
