@@ -53,12 +53,29 @@ softmax step is recognised by running its three bodies on sample rows (all
 the probabilities on the others; the kernel then starts its running max at
 -inf (not -1e30) and writes 0 for rows whose max stays -inf.
 
+A ``?`` batch (``dynamic_dims={0: "batch"}``): the outermost batch dim of
+the scores may be ``?`` (so may the leading dim of Q, K, V and the output,
+[B*H, S, D]); the kernel's outermost loop then runs to ``dim(V, 0)`` over
+the static batch dims after it. On such sizes torch-mlir copies P through a
+broadcast of the batch dim before the second contraction::
+
+    %pb = linalg.generic outs(%empty) {   // no inputs, P's type
+      %b = arith.select (%n == 1), 0, (linalg.index 0)
+      tensor.extract %p[%b, linalg.index 1, ...] }
+
+which is erased with the core; the kernel takes %n and reads Q, K and the
+mask at batch ``select(%n == 1, 0, b0)`` (V and the output at b0), which is
+what the copy computes. The safe softmax's zeros may be such a broadcast of
+a rank-0 constant too.
+
 Refused, with a near miss: the probabilities (or the scores, or a softmax
 intermediate) have another user, so the score matrix must be materialised;
 the score transform is not scale + additive mask (e.g. a ``select`` with a
 boolean mask); a mask not read through a broadcast of the score indices; a
-contraction accumulating into a non-zero initial value; dynamic shapes or
-non-f32 types; a sequence length without a usable block size.
+contraction accumulating into a non-zero initial value; a ``?`` sequence
+length or head size (the block sizes and register tiles are chosen for
+static Sq, Sk, D), or a ``?`` batch dim other than the outermost; non-f32
+types; a sequence length without a usable block size.
 """
 
 from __future__ import annotations
@@ -86,7 +103,10 @@ SOFTMAX_SECOND_USER = ("softmax intermediate has a second user outside the group
                        "(the score matrix must be materialised)")
 NOT_LINEAR = "score transform is not a scale plus an additive mask"
 NOT_BROADCAST = "mask is not broadcastable to the score matrix"
-DYNAMIC = "dynamic shapes are not handled (the kernel is generated for static sizes)"
+DYNAMIC = ("dynamic sequence length or head size (the kernel is generated for static Sq, "
+           "Sk and head dims; only the batch/head dims of the scores may be ?)")
+DYNAMIC_BATCH = ("dynamic batch dim of the scores other than the outermost (the kernel's "
+                 "batch loops take one ? size)")
 
 # Sample points for recognising scalar bodies (fixed: the match is deterministic).
 _RNG = np.random.default_rng(1234)
@@ -113,6 +133,9 @@ class Core:
     k_layout: str = "kt"
     batched: bool = True
     safe: bool = False                # rows of -inf scores give 0 (PyTorch's _safe_softmax)
+    # torch-mlir's `?`-batch broadcast of the probabilities: the index value
+    # that, when 1, makes every output batch read score batch 0.
+    bcast_cond: ir.Value | None = None
     ops: list = field(default_factory=list)   # the core's ops, in program order
     sources: dict = field(default_factory=dict)  # kernel role -> the op it replaces
 
@@ -144,14 +167,31 @@ def _body(op, args) -> np.ndarray | None:
 
 
 def _splat(value: ir.Value) -> float | None:
-    """The value of a splat ``arith.constant`` tensor, else None."""
+    """The value of a splat ``arith.constant`` tensor, or of a generic that
+    broadcasts one (torch-mlir's form on ``?`` sizes: a rank-0 constant
+    yielded as is), else None."""
     owner = match.producer(value)
+    if _splat_broadcast(owner):
+        owner = match.producer(match.inputs(owner)[0])
     if not _is(owner, "arith.constant"):
         return None
     attr = owner.operation.attributes["value"]
     if isinstance(attr, ir.DenseElementsAttr) and attr.is_splat:
         return float(ir.FloatAttr(attr.get_splat_value()).value)
     return None
+
+
+def _splat_broadcast(op) -> bool:
+    """``op`` is a generic copying a rank-0 ``arith.constant`` into every
+    element of its output."""
+    if not _is(op, "linalg.generic") or len(match.inputs(op)) != 1 or len(op.results) != 1:
+        return False
+    src = match.inputs(op)[0]
+    block = op.operation.regions[0].blocks[0]
+    ops = list(block.operations)
+    return _is(match.producer(src), "arith.constant") and \
+        ir.RankedTensorType(src.type).rank == 0 and len(ops) == 1 and \
+        ops[0].operands[0] == block.arguments[0]
 
 
 def _scalar_fill(value: ir.Value):
@@ -182,8 +222,12 @@ def _lowest_fill(op) -> bool:
     return init is not None and init <= -1e30
 
 
-def _static(ty) -> bool:
-    return isinstance(ty, ir.RankedTensorType) and ty.has_static_shape
+def _rank(value: ir.Value) -> int:
+    return ir.RankedTensorType(value.type).rank
+
+
+def _dynamic(size: int) -> bool:
+    return ir.ShapedType.is_dynamic_size(size)
 
 
 def _row_reduction(op, x: ir.Value) -> bool:
@@ -432,9 +476,10 @@ _P = np.abs(_Y[:8]) + 0.25 * np.ones((len(_ROWS), 1))
 def _safe_select(p: ir.Value, x: ir.Value):
     """PyTorch's ``_safe_softmax`` step after the division ``p``: a select of
     0 for the rows of ``x`` whose every score is -inf. Returns (test, fill,
-    all, select): an element-wise i1 test of ``x``, its reduction along the
-    last dim (into ``fill``) and the select reading that row value, the
-    probabilities and splat constants; or None. What they compute is checked
+    all, select, splats): an element-wise i1 test of ``x``, its reduction
+    along the last dim (into ``fill``) and the select reading that row value,
+    the probabilities and splat constants (``splats``: the generics among
+    them that broadcast a scalar constant); or None. What they compute is checked
     by running their bodies on ``_ROWS``."""
     for sel in match.users(p):
         if not _pointwise_on(sel, p):
@@ -454,7 +499,8 @@ def _safe_select(p: ir.Value, x: ir.Value):
             continue
         got = _safe_rows(test, red, init, sel, rows[0], p)
         if got is not None and np.array_equal(got, np.concatenate([0 * _P[:1], _P[1:]])):
-            return test, fill, red, sel
+            splats = [match.producer(v) for v in ins if _splat_broadcast(match.producer(v))]
+            return test, fill, red, sel, splats
     return None
 
 
@@ -475,16 +521,86 @@ def _safe_rows(test, red, init, sel, row, p) -> np.ndarray | None:
 
 def _find_c2(p: ir.Value):
     """The contraction reading the probabilities as its left operand (maybe
-    through a collapse_shape): (c2, collapse) or (None, None)."""
-    for user in match.users(p):
+    through torch-mlir's ``?``-size broadcast, then a collapse_shape):
+    (c2, collapse, broadcast, {dim: its size-1 test value}) or (None,) * 4."""
+    bcast, conds, users, read = None, {}, match.users(p), p
+    for user in users:
+        if _is(user, "tensor.extract"):          # read inside a generic's body
+            user = user.operation.parent.opview
+        found = _size_one_broadcast(user, p)
+        if found is not None:
+            bcast, conds, read = user, found, user.results[0]
+            users = match.users(read)
+            break
+    for user in users:
         if _is(user, "tensor.collapse_shape"):
             for w in match.users(user.results[0]):
                 if match.name(w) in match.CONTRACTIONS and \
                         match.inputs(w)[0] == user.results[0]:
-                    return w, user
-        elif match.name(user) in match.CONTRACTIONS and match.inputs(user)[0] == p:
-            return user, None
-    return None, None
+                    return w, user, bcast, conds
+        elif match.name(user) in match.CONTRACTIONS and match.inputs(user)[0] == read:
+            return user, None, bcast, conds
+    return (None,) * 4
+
+
+def _size_one_broadcast(op, p: ir.Value):
+    """torch-mlir's broadcast of a ``?`` batch dim before a batched matmul:
+    a generic without inputs whose output has ``p``'s type and whose body
+    yields ``tensor.extract %p[select(%n == 1, 0, i0), i1, ...]``. Returns
+    {dim: %n} for the dims read that way (the kernel follows it on dim 0
+    only), else None."""
+    if not _is(op, "linalg.generic") or match.inputs(op) or len(op.results) != 1 or \
+            op.results[0].type != p.type or any(
+                t != "parallel" for t in match.iterator_types(op)) or \
+            not _identity(match.indexing_maps(op)[0]):
+        return None
+    block = op.operation.regions[0].blocks[0]
+    ops = [o.operation for o in block.operations]
+    last = ops[-1]
+    if last.name != "linalg.yield" or len(last.operands) != 1:
+        return None
+    ext = last.operands[0].owner
+    if isinstance(ext, ir.Block) or ext.name != "tensor.extract" or ext.operands[0] != p:
+        return None
+    conds, inner = {}, {ext}
+    for d, idx in enumerate(list(ext.operands)[1:]):
+        inner.add(idx.owner)
+        if _loop_index(idx) == d:
+            continue
+        sel = idx.owner
+        if isinstance(sel, ir.Block) or sel.name != "arith.select" or \
+                _loop_index(sel.operands[2]) != d or _index_const(sel.operands[1]) != 0:
+            return None
+        cmp = sel.operands[0].owner
+        if isinstance(cmp, ir.Block) or cmp.name != "arith.cmpi" or \
+                ir.IntegerAttr(cmp.attributes["predicate"]).value != 0:   # eq
+            return None
+        a, b = cmp.operands
+        cond = a if _index_const(b) == 1 else (b if _index_const(a) == 1 else None)
+        if cond is None or (not isinstance(cond.owner, ir.Block) and
+                            cond.owner.parent == op.operation):
+            return None
+        conds[d] = cond
+        inner.update({sel.operands[2].owner, cmp})
+    # The body does nothing else (the loop indices it reads, the test, the read).
+    rest = [o for o in ops[:-1] if o not in inner and o.name not in ("linalg.index",
+                                                                     "arith.constant")]
+    return None if rest else conds
+
+
+def _loop_index(value) -> int | None:
+    owner = value.owner
+    if isinstance(owner, ir.Block) or owner.name != "linalg.index":
+        return None
+    return ir.IntegerAttr(owner.attributes["dim"]).value
+
+
+def _index_const(value) -> int | None:
+    owner = value.owner
+    if isinstance(owner, ir.Block) or owner.name != "arith.constant" or \
+            not isinstance(owner.attributes["value"], ir.IntegerAttr):
+        return None
+    return ir.IntegerAttr(owner.attributes["value"]).value
 
 
 def _ops(values) -> set:
@@ -504,17 +620,18 @@ def analyse(c1) -> Core | None:
         return None
     mx, max_expand, exps, sm, div = soft
     safe = _safe_select(div.results[0], x)
-    p = safe[-1].results[0] if safe else div.results[0]
-    c2, collapse = _find_c2(p)
+    p = safe[3].results[0] if safe else div.results[0]
+    c2, collapse, bcast, bcast_conds = _find_c2(p)
     roles2 = _contraction_roles(c2) if c2 is not None else None
     if roles2 != (batched, "kt") or in_group(c2):
         return None
     # From here on it is attention: a refusal is a near miss.
     if len(match.users(p)) != 1 or \
             (collapse is not None and len(match.users(collapse.results[0])) != 1) or \
+            (bcast is not None and len(match.users(bcast.results[0])) != 1) or \
             (safe and len(match.users(div.results[0])) != 1):
         raise _Refuse(div, P_SECOND_USER)
-    test, all_fill, all_rows, sel = safe or (None,) * 4
+    test, all_fill, all_rows, sel, splats = safe or (None,) * 4 + ([],)
     if _ops(match.users(x)) != _ops([mx, exps[0]] + ([test] if safe else [])):
         raise _Refuse(mx, SCORES_SECOND_USER)
     if safe and (len(match.users(test.results[0])) != 1 or
@@ -529,25 +646,50 @@ def analyse(c1) -> Core | None:
         raise _Refuse(div, SOFTMAX_SECOND_USER)
     values = [*match.inputs(c1), *match.inputs(c2), c1.results[0], c2.results[0], x]
     values += [v for op in chain for v in match.inputs(op)]
-    if not all(_static(v.type) for v in values):
-        raise _Refuse(c1, DYNAMIC)
+    _check_sizes(c1, c2, x, batched)
+    if set(bcast_conds or {}) - ({0} if _rank(x) > 2 else set()):
+        raise _Refuse(c1, DYNAMIC_BATCH)
     core = Core(c1, c2, ir.RankedTensorType(x.type))
     _score_transform(core, chain, expand.results[0] if expand else c1.results[0])
+    if core.mask is not None and any(_dynamic(n) and dim != "b0" for n, dim in zip(
+            _shape(core.mask), core.mask_dims)):
+        raise _Refuse(core.mask_op, DYNAMIC)
     if any(str(ir.RankedTensorType(v.type).element_type) != "f32" for v in values):
         raise _Refuse(c1, "only f32 attention is handled")
     fill1, fill2 = _zero_fill(match.outputs(c1)[0]), _zero_fill(match.outputs(c2)[0])
     if fill1 is None or fill2 is None:
         raise _Refuse(c1 if fill1 is None else c2,
                       "a contraction accumulates into a non-zero initial value")
-    core.ops = [fill1, c1] + ([expand] if expand else []) + chain + \
+    # Broadcasts of scalar constants the scale/mask steps read (`?` sizes):
+    # erased with the core when nothing else reads them.
+    chain_splats = [match.producer(v) for op in chain for v in match.inputs(op)
+                    if _splat_broadcast(match.producer(v))]
+    core.ops = chain_splats + [fill1, c1] + ([expand] if expand else []) + chain + \
         _producer_fills(mx) + [mx] + ([max_expand] if max_expand else []) + exps + \
-        [_producer_fill(sm), sm, div] + ([test, all_fill, all_rows, sel] if safe else []) + \
-        ([collapse] if collapse else []) + [fill2, c2]
+        [_producer_fill(sm), sm, div] + ([test, all_fill, all_rows] + splats + [sel]
+                                         if safe else []) + \
+        ([bcast] if bcast else []) + ([collapse] if collapse else []) + [fill2, c2]
     core.ops = [op for op in core.ops if op is not None]
     core.k_layout, core.batched, core.safe = k_layout, batched, bool(safe)
+    core.bcast_cond = (bcast_conds or {}).get(0)
     core.sources = {"q": chain[0] if chain else c1, "scores": c1, "max": mx, "exp": exps[-1],
                     "sum": sm, "div": sel or div, "pv": c2, "mask": core.mask_op or c1}
     return core
+
+
+def _check_sizes(c1, c2, x: ir.Value, batched: bool) -> None:
+    """Only the outermost batch dim of the scores (and the leading dim of
+    Q, K, V and the output, which holds it) may be ``?``: the kernel's
+    block sizes and register tiles need static Sq, Sk and head dims, and
+    its batch index arithmetic one ``?`` size."""
+    xs = _shape(x)
+    if any(_dynamic(n) for n in xs[-2:]):
+        raise _Refuse(c1, DYNAMIC)
+    if any(_dynamic(n) for n in xs[1:-2]):
+        raise _Refuse(c1, DYNAMIC_BATCH)
+    for v in [*match.inputs(c1), *match.inputs(c2), c1.results[0], c2.results[0]]:
+        if any(_dynamic(n) for n in _shape(v)[1 if batched else 0:]):
+            raise _Refuse(c1, DYNAMIC)
 
 
 def _producer_fills(op) -> list:
@@ -626,8 +768,12 @@ def kernel_spec(core: Core) -> tuple[KernelSpec, ir.Value, ir.Value]:
     sq, d = qs[-2], qs[-1]
     sk, dv = xs[-1], vs[-1]
     lead = qs[0] if core.batched else 1
-    batch = tuple(xs[:-2])
-    if math.prod(batch) != lead or xs[-2] != sq:
+    batch = tuple(None if _dynamic(n) else n for n in xs[:-2])
+    if _dynamic(lead):     # `?` batch: the outermost score dim, the others static
+        follows = bool(batch) and batch[0] is None and None not in batch[1:]
+    else:
+        follows = None not in batch and math.prod(batch) == lead
+    if not follows or xs[-2] != sq:
         raise _Refuse(c1, "the score matrix is reshaped in a way the kernel does not follow")
     br = block_size(sq, 64, 256)
     bc = block_size(sk, 128, 512)
@@ -639,7 +785,8 @@ def kernel_spec(core: Core) -> tuple[KernelSpec, ir.Value, ir.Value]:
         v_type=str(v.type), out_type=str(c2.results[0].type), batched=core.batched,
         sq=sq, sk=sk, d=d, dv=dv, scale=core.scale,
         mask_type=str(core.mask.type) if core.mask is not None else None,
-        mask_scale=core.mask_scale, mask_dims=core.mask_dims, br=br, bc=bc, safe=core.safe)
+        mask_scale=core.mask_scale, mask_dims=core.mask_dims, br=br, bc=bc, safe=core.safe,
+        bcast=core.bcast_cond is not None)
     return spec, q, k
 
 
@@ -650,7 +797,8 @@ def rewrite(core: Core) -> None:
     c2 = core.c2
     template = ir.Operation.parse(kernel_text(spec), source_name="axf-attention")
     block = template.operation.regions[0].blocks[0]
-    actual = [q, k, match.inputs(c2)[1]] + ([core.mask] if core.mask is not None else [])
+    actual = [q, k, match.inputs(c2)[1]] + ([core.mask] if core.mask is not None else []) + \
+        ([core.bcast_cond] if core.bcast_cond is not None else [])
     for arg, value in zip(block.arguments, actual):
         arg.replace_all_uses_with(value)
     body = list(block.operations)

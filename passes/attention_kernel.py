@@ -1,5 +1,6 @@
 """The flash-attention kernel the ``Attention`` pattern (``attention.py``)
-puts in place of the attention core, written as MLIR text for static shapes.
+puts in place of the attention core, written as MLIR text for static
+sequence lengths and head sizes (the batch may be ``?``).
 
 One ``scf.forall`` iteration per (batch indices of the score matrix, block
 of ``Br`` queries); inside it an ``scf.for`` over blocks of ``Bc`` keys
@@ -23,6 +24,12 @@ LLVM after ``convert-linalg-to-loops``)::
       }
       %o[bh, qb*Br : +Br, :] = %acc / %l
     }
+
+With a ``?`` outermost batch dim (``spec.score_batch[0] is None``) the
+kernel's outermost loop runs to ``dim(%v, 0) floordiv (the other batch
+dims)`` and the output is ``tensor.empty(dim(%v, 0))``; with ``spec.bcast``
+it takes an index %bc and reads Q, K and the mask at batch
+``select(%bc == 1, 0, b0)`` (torch-mlir's broadcast of a ``?`` batch).
 
 In safe mode (PyTorch's ``_safe_softmax``, ``spec.safe``) a row whose
 every score is -inf gives 0, exactly: ``m`` starts at -inf instead of
@@ -71,7 +78,9 @@ _EXP2_COEFFS = [math.log(2.0) ** k / math.factorial(k) for k in range(8)]
 @dataclass(frozen=True)
 class KernelSpec:
     """Everything the kernel text depends on."""
-    score_batch: tuple[int, ...]     # batch dims of the score space (b..., i, j)
+    # Batch dims of the score space (b..., i, j); the first may be None (`?`):
+    # its loop then runs to dim 0 of V (the output's lead) over the rest.
+    score_batch: tuple[int | None, ...]
     q_type: str                      # Q as the first contraction reads it: [BH?, Sq, D]
     k_type: str                      # K (layout "k": [BH?, Sk, D]) or K^T ("kt": [BH?, D, Sk])
     k_layout: str                    # "k" or "kt"
@@ -92,6 +101,10 @@ class KernelSpec:
     bc: int = 128
     # PyTorch's _safe_softmax: a row whose every score is -inf gives zeros.
     safe: bool = False
+    # torch-mlir's `?`-batch broadcast of the probabilities: the kernel takes
+    # one more argument, %bc: index; where it is 1, every output batch index
+    # b0 reads Q, K and the mask at score batch 0 (V and the output at b0).
+    bcast: bool = False
 
 
 def block_size(n: int, most: int, whole_up_to: int, least: int = 8) -> int | None:
@@ -156,20 +169,33 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
                 f"%{out} = arith.select %{p}, %k_zero, {m} : f32"]
 
     nb = len(s.score_batch)
+    dynamic = nb > 0 and s.score_batch[0] is None
     br, bc, d, dv = s.br, s.bc, s.d, s.dv
     f32 = "f32"
     t_qt, t_s, t_acc, t_row = _tensor([d, br]), _tensor([bc, br]), _tensor([br, dv]), \
         _tensor([br])
     bivs = [f"%b{k}" for k in range(nb)]
     ivs = bivs + ["%qb"]
-    ubs = list(s.score_batch) + [s.sq // br]
+    ubs = ["%nb0" if n is None else str(n) for n in s.score_batch] + [s.sq // br]
     args = [f"%q: {s.q_type}", f"%k: {s.k_type}", f"%v: {s.v_type}"]
     if s.mask_type:
         args.append(f"%mask: {s.mask_type}")
+    if s.bcast:
+        args.append("%bc: index")
 
     L = []
     L.append(f"func.func @{name}({', '.join(args)}) -> {s.out_type} {{")
-    L.append(f"  %out0 = tensor.empty() : {s.out_type}")
+    if dynamic:
+        # `?` batch: the outermost loop runs to V's lead (the output's) over
+        # the static batch dims after it.
+        rest = math.prod(s.score_batch[1:])
+        L.append("  %c0_lead = arith.constant 0 : index")
+        L.append(f"  %nv = tensor.dim %v, %c0_lead : {s.v_type}")
+        L.append(f"  %nb0 = affine.apply affine_map<()[s0] -> (s0 floordiv {rest})>()[%nv]")
+        out_lead = "%nv" if s.out_type.startswith("tensor<?") else ""
+        L.append(f"  %out0 = tensor.empty({out_lead}) : {s.out_type}")
+    else:
+        L.append(f"  %out0 = tensor.empty() : {s.out_type}")
     L.append(f"  %res = scf.forall ({', '.join(ivs)}) in ({', '.join(map(str, ubs))}) "
              f"shared_outs(%out = %out0) -> ({s.out_type}) {{")
     B = []  # forall body
@@ -189,16 +215,24 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
     B.append(f"%c_sk = arith.constant {s.sk} : index")
     B.append(f"%c_bc = arith.constant {bc} : index")
     # bh: the linear batch index of the contractions (row-major over score batch).
+    # bhs: the same for Q, K and the mask, whose score batch index 0 is
+    # select(%bc == 1, 0, %b0) under torch-mlir's broadcast (s.bcast).
+    sbivs = list(bivs)
+    if s.bcast:
+        B.append("%c1_bc = arith.constant 1 : index")
+        B.append("%bc_one = arith.cmpi eq, %bc, %c1_bc : index")
+        B.append("%b0s = arith.select %bc_one, %c0, %b0 : index")
+        sbivs[0] = "%b0s"
     if nb:
-        strides, acc = [], 1
-        for size in reversed(s.score_batch):
-            strides.insert(0, acc)
-            acc *= size
+        strides = [math.prod(s.score_batch[k + 1:]) for k in range(nb)]
         expr = " + ".join(f"d{k} * {st}" for k, st in enumerate(strides))
         dims = ", ".join(f"d{k}" for k in range(nb))
         B.append(f"%bh = affine.apply affine_map<({dims}) -> ({expr})>({', '.join(bivs)})")
+        if s.bcast:
+            B.append(f"%bhs = affine.apply affine_map<({dims}) -> ({expr})>({', '.join(sbivs)})")
     else:
         B.append("%bh = arith.constant 0 : index")
+    bh_s = "%bhs" if s.bcast and nb else "%bh"
     B.append(f"%i0 = affine.apply affine_map<(d0) -> (d0 * {br})>(%qb)")
 
     def slice_of(src, src_type, offsets, sizes, result_type):
@@ -217,7 +251,8 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
 
     lead_off = ["%bh"] if s.batched else []
     lead_size = [1] if s.batched else []
-    B.append("%qs = " + slice_of("%q", s.q_type, lead_off + ["%i0", "0"],
+    src_off = [bh_s] if s.batched else []      # Q, K: the score batch index
+    B.append("%qs = " + slice_of("%q", s.q_type, src_off + ["%i0", "0"],
                                  lead_size + [br, d], _tensor([br, d])))
     B += scratch("qt0", [d, br])
     B += [
@@ -255,11 +290,11 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
              f"({t_row}, {t_row}, {t_acc}, {t_s}, {t_row}, {t_row}, {t_k3}, {t_v3}) {{")
     F = []  # key-block loop body
     if s.k_layout == "k":
-        F.append("%ks = " + slice_of("%k", s.k_type, lead_off + ["%j0", "0"],
+        F.append("%ks = " + slice_of("%k", s.k_type, src_off + ["%j0", "0"],
                                      lead_size + [bc, d], _tensor([bc, d])))
         t_k = _tensor([bc, d])
     else:
-        F.append("%ks = " + slice_of("%k", s.k_type, lead_off + ["0", "%j0"],
+        F.append("%ks = " + slice_of("%k", s.k_type, src_off + ["0", "%j0"],
                                      lead_size + [d, bc], _tensor([d, bc])))
         t_k = _tensor([d, bc])
     F.append("%vs = " + slice_of("%v", s.v_type, lead_off + ["%j0", "0"],
@@ -272,7 +307,7 @@ def kernel_text(spec: KernelSpec, name: str = "attention") -> str:
             elif dim == "j":
                 offsets.append("%j0"), sizes.append(bc), kept.append("j"), kept_sizes.append(bc)
             elif dim.startswith("b"):
-                offsets.append(f"%b{dim[1:]}"), sizes.append(1)
+                offsets.append(sbivs[int(dim[1:])]), sizes.append(1)
             else:
                 offsets.append("0"), sizes.append(1)
         t_mask = _tensor(kept_sizes)

@@ -46,13 +46,22 @@ tensor. The sum over rows stays outside the group (an [N] reduction). An
 out-of-range label contributes 0 (what the one-hot form computes; the
 gather form reads out of bounds there).
 
+A ``?`` row count (``dynamic_dims={0: "batch"}``) with a static class
+count matches too: the sample run uses ``SAMPLE_ROWS`` rows, the index
+values the ops read only as sizes (``tensor.empty(%n)``, an
+``expand_shape``'s output shape) are not inputs of the loss, and a
+``tensor.dim`` of the logits' or labels' rows that they compute with (a
+mean by N) is the sample's row count; the rewrite sizes its row tensors by
+``tensor.dim %x, 0`` and divides a mean by it.
+
 Refused, with a near miss: an intermediate (the softmax or log-probability
 tensor, typically) has a user outside the loss ("intermediate has a second
 user outside the group"); labels of a float type ("labels of non-integer
 type"); the softmax reduces a dim other than the last ("softmax reduction
 over a non-last dim"); ops that look like a loss but do not compute
 cross-entropy on the sample ("the ops do not compute softmax
-cross-entropy"); a loss that reads another tensor (class weights).
+cross-entropy"); a loss that reads another tensor (class weights); a ``?``
+class count.
 """
 
 from __future__ import annotations
@@ -217,7 +226,36 @@ def _backward_slice(end, stops: list, block) -> tuple[list, list]:
                 continue
             todo.append(owner.operation)
     ordered = [op.operation for op in block.operations if op.operation in seen]
-    return ordered, leaves
+    return ordered, [v for v in leaves if not _only_sizes(v, ordered)]
+
+
+def _only_sizes(value, ops) -> bool:
+    """``value`` is an index that the ops read only as a size (of a
+    ``tensor.empty``, or an ``expand_shape`` result: a ``?`` row count); the
+    sizes follow from the types, so it is not an input of the loss."""
+    if not isinstance(value.type, ir.IndexType):
+        return False
+    for use in value.uses:
+        owner = use.owner.operation
+        if owner not in ops:
+            if ops and _top(owner, ops[0].parent) in ops:
+                return False                 # read inside a body
+            continue
+        if owner.name not in ("tensor.empty", "tensor.expand_shape") or \
+                (owner.name == "tensor.expand_shape" and use.operand_number == 0):
+            return False
+    return True
+
+
+def _row_count(value, x, labels) -> bool:
+    """``value`` is ``tensor.dim`` of the logits or labels along the rows."""
+    owner = value.owner
+    if isinstance(owner, ir.Block) or owner.name != "tensor.dim" or \
+            owner.operands[0] not in (x, labels):
+        return False
+    index = match.producer(owner.operands[1])
+    return index is not None and index.name == "arith.constant" and \
+        ir.IntegerAttr(index.attributes["value"]).value == 0
 
 
 def _through_unit_reshapes(value):
@@ -227,8 +265,7 @@ def _through_unit_reshapes(value):
     while not isinstance(value.owner, ir.Block) and \
             value.owner.name in ("tensor.expand_shape", "tensor.collapse_shape"):
         source = value.owner.operands[0]
-        if not all(isinstance(t, ir.RankedTensorType) and
-                   ir.RankedTensorType(t).has_static_shape for t in (source.type, value.type)):
+        if not all(isinstance(t, ir.RankedTensorType) for t in (source.type, value.type)):
             break
         if [d for d in source.type.shape if d != 1] != [d for d in value.type.shape if d != 1]:
             break
@@ -322,9 +359,14 @@ class Samples:
     first, and a shorter chain's ops are a subset of a longer one's, so the
     first run serves them all."""
 
-    def __init__(self, x, labels, n_rows: int):
+    def __init__(self, x, labels, n_rows: int, sizes=()):
         self.x, self.labels, self.n_rows = x, labels, n_rows
-        self.rows = min(n_rows, SAMPLE_ROWS)
+        # A `?` row count: the ops run on SAMPLE_ROWS rows, and the
+        # `tensor.dim` row counts they read (``sizes``) are that number
+        # (N itself when it is static).
+        self.dynamic = ir.ShapedType.is_dynamic_size(n_rows)
+        self.rows = SAMPLE_ROWS if self.dynamic else min(n_rows, SAMPLE_ROWS)
+        self.sizes = list(sizes)
         self.classes = x.type.shape[1]
         rng = np.random.default_rng(0)
         self.sample_x = rng.standard_normal((self.rows, self.classes)) * 3.0
@@ -335,7 +377,7 @@ class Samples:
         shape = list(ir.RankedTensorType(ty).shape)
         if shape and shape[0] == self.n_rows:
             shape[0] = self.rows
-        return shape
+        return [self.rows if ir.ShapedType.is_dynamic_size(d) else d for d in shape]
 
     def run(self, ops, end, ignore):
         if ignore not in self.runs:
@@ -346,8 +388,10 @@ class Samples:
             if ignore is not None:
                 y[1::3] = ignore                    # row 0 always counts
             try:
-                env = linalg_eval.run(ops, {self.x: self.sample_x, self.labels: y},
-                                      self.shape_of, wanted=[end.results[0]])
+                env = {self.x: self.sample_x, self.labels: y}
+                n = self.rows if self.dynamic else self.n_rows   # what the IR divides by
+                env.update({v: np.int64(n) for v in self.sizes})
+                env = linalg_eval.run(ops, env, self.shape_of, wanted=[end.results[0]])
             except Exception:  # noqa: BLE001  (anything the interpreter cannot run)
                 env = None
             self.runs[ignore] = (y, env)
@@ -359,9 +403,9 @@ def semantics(ops: list, end, samples: Samples):
     from the logits and labels, found by running them on ``samples``; None
     when they are not a cross-entropy. reduction: "none", "sum", "mean"
     (by N) or "mean-count" (by the number of labels != ignore_index)."""
-    n_rows = samples.n_rows
+    n_rows = samples.rows if samples.dynamic else samples.n_rows
     out_shape = list(end.results[0].type.shape)
-    reductions = ["none"] if out_shape == [n_rows] else ["mean", "mean-count", "sum"]
+    reductions = ["none"] if out_shape == [samples.n_rows] else ["mean", "mean-count", "sum"]
     if samples.ignores is None:
         samples.ignores = _ignore_candidates(ops)
     for ignore in samples.ignores + [None]:
@@ -395,8 +439,7 @@ def analyse(nll, block):
         return None
     labels = _label_source(match.inputs(nll)[found], block)
     ty = labels.type
-    if not isinstance(ty, ir.RankedTensorType) or len(ty.shape) != 1 or \
-            not ty.has_static_shape:
+    if not isinstance(ty, ir.RankedTensorType) or len(ty.shape) != 1:
         return None
     n_rows = ty.shape[0]
     miss, samples = None, None
@@ -413,7 +456,13 @@ def analyse(nll, block):
             note_near_miss(reduction, PATTERN, "softmax reduction over a non-last dim "
                            "(the log-sum-exp rewrite reduces rows)")
             return None
+        if ir.ShapedType.is_dynamic_size(x.type.shape[1]):
+            note_near_miss(reduction, PATTERN, "dynamic class count (the rows may be ?, "
+                           "the classes must be static)")
+            return None
         ops, leaves = _backward_slice(end, [labels, x], block)
+        sizes = [v for v in leaves if _row_count(v, x, labels)]
+        leaves = [v for v in leaves if v not in sizes]
         if leaves:
             miss = (nll, "the loss reads a tensor other than the logits and labels")
             continue
@@ -425,7 +474,8 @@ def analyse(nll, block):
         if x.type.element_type != end.results[0].type.element_type:
             miss = (nll, "logits and loss have different element types")
             continue
-        samples = samples or Samples(x, labels, n_rows)
+        samples = samples or Samples(x, labels, n_rows, sizes)
+        samples.sizes += [v for v in sizes if v not in samples.sizes]
         found = semantics(ops, end, samples)
         if found is None:
             miss = (nll, "the ops do not compute softmax cross-entropy of the logits "
@@ -474,10 +524,16 @@ def _generic(result_type, ins, outs, maps, iters, body):
     return op
 
 
-def _fill(value, result_type):
-    empty = tensor.EmptyOp(list(ir.RankedTensorType(result_type).shape),
-                           ir.RankedTensorType(result_type).element_type)
-    return linalg.fill(value, outs=[empty.result]).owner
+def _empty(result_type, rows=None):
+    """A ``tensor.empty`` of ``result_type``; ``rows`` (an index value) gives
+    its ``?`` size."""
+    ty = ir.RankedTensorType(result_type)
+    sizes = [rows if ir.ShapedType.is_dynamic_size(d) else d for d in ty.shape]
+    return tensor.EmptyOp(sizes, ty.element_type)
+
+
+def _fill(value, result_type, rows=None):
+    return linalg.fill(value, outs=[_empty(result_type, rows).result]).owner
 
 
 def _const(ty, value):
@@ -495,12 +551,15 @@ def rewrite(m: Match):
         n_rows, classes = ir.RankedTensorType(x.type).shape
         rows_t = ir.RankedTensorType.get([n_rows], f)
         index = ir.IndexType.get()
+        # A `?` row count: the row tensors are sized by the logits at run time.
+        rows = tensor.dim(x, _const(index, 0)) if ir.ShapedType.is_dynamic_size(n_rows) \
+            else None
         label_t = ir.RankedTensorType(labels.type).element_type
         ninf, zero = _const(f, float("-inf")), _const(f, 0.0)
-        max_init = _fill(ninf, rows_t)
+        max_init = _fill(ninf, rows_t, rows)
         row_max = _generic(rows_t, [x], [max_init.result], ["(i, j) -> (i, j)", "(i, j) -> (i)"],
                            ["parallel", "reduction"], lambda a, acc: arith.maximumf(a, acc))
-        sum_init = _fill(zero, rows_t)
+        sum_init = _fill(zero, rows_t, rows)
         exp_sum = _generic(rows_t, [x, row_max.result], [sum_init.result],
                            ["(i, j) -> (i, j)", "(i, j) -> (i)", "(i, j) -> (i)"],
                            ["parallel", "reduction"],
@@ -520,11 +579,11 @@ def rewrite(m: Match):
             return arith.select(ok, arith.subf(lse, picked), zero)
 
         root = _generic(rows_t, [exp_sum.result, row_max.result, labels],
-                        [tensor.EmptyOp([n_rows], f).result],
+                        [_empty(rows_t, rows).result],
                         ["(i) -> (i)"] * 4, ["parallel"], row_loss)
         loss = root.result
         if m.reduction != "none":
-            loss = _reduce_rows(m, root.result, zero, f)
+            loss = _reduce_rows(m, root.result, zero, f, rows)
     m.end.results[0].replace_all_uses_with(loss)
     for op in reversed(m.ops):
         if all(len(list(r.uses)) == 0 for r in op.results):
@@ -532,8 +591,9 @@ def rewrite(m: Match):
     return [root, exp_sum, row_max, sum_init, max_init]
 
 
-def _reduce_rows(m: Match, rows, zero, f):
-    """sum(rows), divided by N or by the count of non-ignored labels."""
+def _reduce_rows(m: Match, rows, zero, f, n=None):
+    """sum(rows), divided by N (``n``: its index value when it is ``?``) or
+    by the count of non-ignored labels."""
     out_t = m.end.results[0].type
     scalar = "()" if len(out_t.shape) == 0 else "(0)"
     total = _generic(out_t, [rows], [_fill(zero, out_t).result],
@@ -545,7 +605,10 @@ def _reduce_rows(m: Match, rows, zero, f):
     iters = [] if len(out_t.shape) == 0 else ["parallel"]
     init = tensor.EmptyOp(list(out_t.shape), f).result
     if m.reduction == "mean":
-        n_rows = _const(f, float(ir.RankedTensorType(m.x.type).shape[0]))
+        if n is None:
+            n_rows = _const(f, float(ir.RankedTensorType(m.x.type).shape[0]))
+        else:
+            n_rows = arith.sitofp(f, arith.index_cast(ir.IntegerType.get_signless(64), n))
         return _generic(out_t, [total.result], [init], [same] * 2, iters,
                         lambda s, _o: arith.divf(s, n_rows)).result
     # mean over the labels that are not ignore_index (NaN when none is)
@@ -589,6 +652,8 @@ ROW_TILE_BYTES = 16 * 1024
 def schedule(root) -> Schedule:
     """Tile the rows so that a tile's logits fit ``ROW_TILE_BYTES``."""
     rows, = ir.RankedTensorType(root.results[0].type).shape
+    if ir.ShapedType.is_dynamic_size(rows):
+        rows = ROW_TILE_BYTES           # `?` rows: the tile size alone decides
     row_bytes = 4096
     for inner in root.regions[0].blocks[0].operations:
         if inner.operation.name == "tensor.extract":   # the label's logit

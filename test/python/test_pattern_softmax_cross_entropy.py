@@ -524,3 +524,124 @@ def test_negative_cases_stay_unfused(rng):
     assert_close(probs, e / e.sum(axis=1, keepdims=True), 1e-5, "probs")
     assert_close(np.reshape(mod["float_labels"](x, y.astype(np.float32)), ()),
                  reference(x, y, "mean", None), BOUND, "float labels")
+
+
+# -- a `?` row count: one kernel for every batch size ----------------------------
+
+def dynamic_rows(text: str) -> str:
+    """``text`` with its N rows made ``?`` (the classes stay C): every
+    N-row tensor type gets a ``?``, every such ``tensor.empty`` takes the
+    row count of %x."""
+    text = text.replace(f"tensor<{N}x", "tensor<?x")
+    lines = []
+    for line in text.splitlines():
+        if "tensor.empty()" in line and ": tensor<?x" in line:
+            line = line.replace("tensor.empty()", "tensor.empty(%rows_n)")
+        lines.append(line)
+        if line.startswith("func.func"):
+            lines += ["  %c0_rows = arith.constant 0 : index",
+                      f"  %rows_n = tensor.dim %x, %c0_rows : tensor<?x{C}xf32>"]
+    return "\n".join(lines) + "\n"
+
+
+def mean_by_rows() -> str:
+    """The per-row losses summed, then divided by the row count of %x (what
+    ``loss.mean()`` of ``reduction="none"`` gives on a `?` batch)."""
+    nll = torch_nll("none").replace(f"  return %nll : {ROW}\n", "")
+    return nll + f"""  %loss_e = tensor.empty() : tensor<f32>
+  %loss_acc = linalg.fill ins(%zero : f32) outs(%loss_e : tensor<f32>) -> tensor<f32>
+  %total = linalg.generic {{indexing_maps = [#row, #all], iterator_types = ["reduction"]}}
+      ins(%nll : {ROW}) outs(%loss_acc : tensor<f32>) {{
+  ^bb0(%v: f32, %acc: f32):
+    %r = arith.addf %v, %acc : f32
+    linalg.yield %r : f32
+  }} -> tensor<f32>
+  %rows_i = arith.index_cast %rows_n : index to i64
+  %rows_f = arith.sitofp %rows_i : i64 to f32
+  %loss = linalg.generic {{indexing_maps = [affine_map<() -> ()>, affine_map<() -> ()>],
+      iterator_types = []}} ins(%total : tensor<f32>) outs(%loss_e : tensor<f32>) {{
+  ^bb0(%v: f32, %o: f32):
+    %r = arith.divf %v, %rows_f : f32
+    linalg.yield %r : f32
+  }} -> tensor<f32>
+  return %loss : tensor<f32>
+"""
+
+
+DYNAMIC = {name: POSITIVE[name] for name in ("torch_mean", "torch_sum", "torch_none",
+                                              "decomposed")}
+# reduction "mean" by the row count: the rows' sum times 1 / N, N from %x.
+DYNAMIC["mean_by_rows"] = (func("mean_by_rows", log_softmax_torch() + mean_by_rows(),
+                                "tensor<f32>"), "mean-rows", IGNORE)
+
+
+@pytest.fixture(scope="module")
+def fused_dynamic():
+    return compile_ir(HEADER + "".join(dynamic_rows(ir) for ir, _, _ in DYNAMIC.values()))
+
+
+def test_dynamic_rows_detected(fused_dynamic):
+    found = {g.function for g in fused_dynamic.detected_patterns()
+             if g.pattern == "SoftmaxCrossEntropy"}
+    assert found == set(DYNAMIC)
+    assert str(fused_dynamic.functions["torch_none"]).startswith(
+        f"torch_none(arg0: f32[?,{C}], arg1: i64[?])")
+
+
+@pytest.mark.parametrize("name", list(DYNAMIC))
+def test_dynamic_rows_match_numpy(fused_dynamic, rng, name):
+    """One compiled kernel per form, called at 1, 7 and 50 rows (13-row
+    tiles: 50 ends in a partial one), ignore_index rows included."""
+    _, reduction, ignore = DYNAMIC[name]
+    for rows in (1, 7, 50):
+        x = (rng.standard_normal((rows, C)) * 3.0).astype(np.float32)
+        y = rng.integers(0, C, rows).astype(np.int64)
+        if rows > 1:
+            y[rng.choice(rows, rows // 3, replace=False)] = ignore
+        got = fused_dynamic[name](x, y)
+        if reduction == "mean-rows":
+            want = reference(x, y, "sum", ignore) / rows
+        else:
+            want = reference(x, y, reduction, ignore)
+        assert_close(np.reshape(got, want.shape), want, BOUND, f"{name}, {rows} rows")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_dynamic_batch_cross_entropy_matches_pytorch(rng, reduction):
+    """F.cross_entropy after a Linear, compiled with a `?` batch: one kernel
+    for batches of 1, 5 and 40 (ignore_index rows included), checked
+    against PyTorch in float64."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch_mlir")
+    import axfusion
+    classes = 50
+
+    class Loss(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(16, classes)
+
+        def forward(self, x, labels):
+            return torch.nn.functional.cross_entropy(self.fc(x), labels, reduction=reduction)
+
+    torch.manual_seed(int(rng.integers(2**31)))
+    model = Loss().eval()
+
+    def inputs(b):
+        x = torch.from_numpy(rng.standard_normal((b, 16)).astype(np.float32) * 3)
+        y = rng.integers(0, classes, b)
+        if b > 1:
+            y[rng.choice(b, b // 3, replace=False)] = IGNORE
+        return x, torch.from_numpy(y.astype(np.int64))
+
+    mod = axfusion.compile(model, inputs(8), dynamic_dims={0: "batch"})
+    assert "SoftmaxCrossEntropy" in {g.pattern for g in mod.detected_patterns()}
+    for b in (1, 5, 40):
+        args = inputs(b)
+        with torch.no_grad():
+            want = model.double()(args[0].double(), args[1]).numpy()
+        model.float()
+        got = mod(*args).numpy()
+        assert_close(np.reshape(got, want.shape), want, BOUND, f"batch {b}")
+    assert "1 specialisation" in repr(mod)

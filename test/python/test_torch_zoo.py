@@ -200,12 +200,12 @@ def test_dynamic_batch_one_kernel(name, rng):
     assert DYNAMIC_AT_LEAST[name] <= found, f"{name}: {sorted(found)}"
 
 
-# Patterns that form with a symbolic batch too (SoftmaxCrossEntropy and
-# Attention need static sizes: on a `?` batch their ops stay unfused).
+# Patterns that form with a symbolic batch too.
 DYNAMIC_AT_LEAST = {
     "mlp": {"LinearBiasRelu"},
     "cnn": {"ConvBnRelu"},
-    "transformer": {"ReductionFusion", "LinearBiasActivation"},
-    "transformer_mha": {"ReductionFusion", "LinearBiasActivation"},
-    "classifier": {"LinearBiasRelu", "ReductionFusion"},
+    "transformer": {"Attention", "ReductionFusion", "LinearBiasActivation", "LinearBiasGelu"},
+    "transformer_mha": {"Attention", "ReductionFusion", "LinearBiasActivation",
+                        "LinearBiasGelu"},
+    "classifier": {"LinearBiasRelu", "ReductionFusion", "SoftmaxCrossEntropy"},
 }

@@ -488,10 +488,11 @@ func.func @prime_length(%q: tensor<257x8xf32>, %k: tensor<257x8xf32>, %v: tensor
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #r = affine_map<(d0, d1) -> (d0)>
-// Negative: dynamic sequence length (the kernel is generated per shape).
+// Negative: dynamic sequence length (the kernel's blocks and register tiles
+// are generated for static Sq, Sk and head dims; only batch dims may be ?).
 // CHECK-LABEL: func.func @dynamic
 // CHECK-NOT:     axf.kernel
-// CHECK:         linalg.matmul {{.*}}axf.near_miss = ["Attention: dynamic shapes are not handled (the kernel is generated for static sizes)"]
+// CHECK:         linalg.matmul {{.*}}axf.near_miss = ["Attention: dynamic sequence length or head size (the kernel is generated for static Sq, Sk and head dims; only the batch/head dims of the scores may be ?)"]
 // CHECK-NOT:     axf.kernel
 func.func @dynamic(%q: tensor<?x8xf32>, %k: tensor<?x8xf32>, %v: tensor<?x8xf32>, %mask: tensor<?x?xf32>) -> (tensor<?x8xf32>) {
   %zero = arith.constant 0.0 : f32
@@ -980,4 +981,289 @@ func.func @safe_softmax_flags_returned(%q: tensor<2x64x16xf32>, %kt: tensor<2x16
   %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
   %o = linalg.batch_matmul ins(%p3, %v : tensor<2x64x64xf32>, tensor<2x64x16xf32>) outs(%o_acc : tensor<2x64x16xf32>) -> tensor<2x64x16xf32>
   return %o, %all : tensor<2x64x16xf32>, tensor<1x2x64x1xi1>
+}
+
+// -----
+
+// A `?` batch (one kernel for every batch size): Q, K, V [?, 64, 16] with
+// the scores [?, 64, 64] scaled by 1/4. The outermost loop of the kernel runs
+// to dim 0 of V (the output's lead); Sq, Sk and the head dim stay static.
+// CHECK-LABEL: func.func @dynamic_batch
+// CHECK-NOT:     tensor<?x64x64xf32>
+// CHECK:         %[[NV:.*]] = tensor.dim %arg2, %{{.*}} : tensor<?x64x16xf32>
+// CHECK-NEXT:    %[[NB:.*]] = affine.apply #{{.*}}()[%[[NV]]]
+// CHECK-NEXT:    %[[OUT:.*]] = tensor.empty(%[[NV]]) : tensor<?x64x16xf32>
+// CHECK:         %[[O:.*]] = scf.forall (%[[B:.*]], %{{.*}}) in (%[[NB]], 1) shared_outs(%{{.*}} = %[[OUT]]) -> (tensor<?x64x16xf32>) {
+// CHECK:           tensor.extract_slice %{{.*}}[%[[BH:.*]], %{{.*}}, 0] [1, 64, 16] [1, 1, 1] : tensor<?x64x16xf32> to tensor<64x16xf32>
+// CHECK:           scf.for
+// CHECK:             tensor.extract_slice %{{.*}}[%[[BH]], 0, %{{.*}}] [1, 16, 64] [1, 1, 1] : tensor<?x16x64xf32> to tensor<16x64xf32>
+// CHECK:             tensor.extract_slice %arg2[%[[BH]], %{{.*}}, 0] [1, 64, 16] [1, 1, 1] : tensor<?x64x16xf32> to tensor<64x16xf32>
+// CHECK:           scf.forall.in_parallel
+// CHECK:         } {axf.bytes_saved = 0 : i64, axf.group = 0 : i64, axf.kernel, axf.member = 0 : i64, axf.pattern = "Attention"}
+// CHECK-NOT:     linalg.batch_matmul
+// CHECK:         return %[[O]]
+// BUF-LABEL: func.func @dynamic_batch
+// BUF:         scf.forall
+// BUF:         return
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#row3 = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @dynamic_batch(%q: tensor<?x64x16xf32>, %kt: tensor<?x16x64xf32>, %v: tensor<?x64x16xf32>) -> tensor<?x64x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %four = arith.constant 4.0 : f32
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %q, %c0 : tensor<?x64x16xf32>
+  %s_init = tensor.empty(%n) : tensor<?x64x64xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<?x64x64xf32>) -> tensor<?x64x64xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<?x64x16xf32>, tensor<?x16x64xf32>) outs(%s_acc : tensor<?x64x64xf32>) -> tensor<?x64x64xf32>
+  %x = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%s : tensor<?x64x64xf32>) outs(%s_init : tensor<?x64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.divf %a, %four : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64x64xf32>
+  %row_init = tensor.empty(%n) : tensor<?x64xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<?x64xf32>) -> tensor<?x64xf32>
+  %max = linalg.generic {indexing_maps = [#id3, #row3], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : tensor<?x64x64xf32>) outs(%max_acc : tensor<?x64xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64xf32>
+  %exp = linalg.generic {indexing_maps = [#id3, #row3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x, %max : tensor<?x64x64xf32>, tensor<?x64xf32>) outs(%s_init : tensor<?x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64x64xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<?x64xf32>) -> tensor<?x64xf32>
+  %sum = linalg.generic {indexing_maps = [#id3, #row3], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%exp : tensor<?x64x64xf32>) outs(%sum_acc : tensor<?x64xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64xf32>
+  %p = linalg.generic {indexing_maps = [#id3, #row3, #id3], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%exp, %sum : tensor<?x64x64xf32>, tensor<?x64xf32>) outs(%s_init : tensor<?x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x64x64xf32>
+  %o_init = tensor.empty(%n) : tensor<?x64x16xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<?x64x16xf32>) -> tensor<?x64x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<?x64x64xf32>, tensor<?x64x16xf32>) outs(%o_acc : tensor<?x64x16xf32>) -> tensor<?x64x16xf32>
+  return %o : tensor<?x64x16xf32>
+}
+
+// -----
+
+// torch-mlir's nn.MultiheadAttention on a `?` batch: the scores expanded to
+// [?, 2, 64, 64] (heads static), the safe softmax's zeros a broadcast of a
+// rank-0 constant, and P copied through the matmul broadcast of a `?` batch
+// dim (`extract %p[select(%n == 1, 0, i0), ...]`) before the collapse. The
+// kernel takes %n: where it is 1, every output batch reads Q, K and the mask
+// at score batch 0 (V and the output at their own index).
+// CHECK-LABEL: func.func @torch_safe_softmax_dynamic_batch
+// CHECK-NOT:     xi1>
+// CHECK:         %[[NB:.*]] = affine.apply #{{.*}}()[%{{.*}}]
+// CHECK-NEXT:    tensor.empty(%{{.*}}) : tensor<?x64x16xf32>
+// CHECK-NEXT:    %[[O:.*]] = scf.forall (%[[B:.*]], %[[H:.*]], %{{.*}}) in (%[[NB]], 2, 1) shared_outs(%{{.*}}) -> (tensor<?x64x16xf32>) {
+// CHECK:           %[[ONE:.*]] = arith.cmpi eq, %arg4, %{{.*}} : index
+// CHECK:           %[[BS:.*]] = arith.select %[[ONE]], %{{.*}}, %[[B]] : index
+// CHECK:           %[[BH:.*]] = affine.apply #{{.*}}(%[[B]], %[[H]])
+// CHECK:           %[[BHS:.*]] = affine.apply #{{.*}}(%[[BS]], %[[H]])
+// CHECK:           tensor.extract_slice %{{.*}}[%[[BHS]], %{{.*}}, 0] [1, 64, 16]
+// CHECK:           scf.for
+// CHECK:             tensor.extract_slice %{{.*}}[%[[BHS]], 0, %{{.*}}] [1, 16, 64]
+// CHECK:             tensor.extract_slice %arg2[%[[BH]], %{{.*}}, 0] [1, 64, 16]
+// CHECK:             tensor.extract_slice %{{.*}}[%[[BS]], 0, %{{.*}}, %{{.*}}] [1, 1, 64, 64] [1, 1, 1, 1] : tensor<?x1x64x64xf32> to tensor<64x64xf32>
+// CHECK:           arith.divf
+// CHECK:           arith.cmpf oeq
+// CHECK:           tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%[[BH]], %{{.*}}, 0] [1, 64, 16]
+// CHECK:         } {axf.bytes_saved = 0 : i64, axf.group = 0 : i64, axf.kernel, axf.member = 0 : i64, axf.pattern = "Attention"}
+// CHECK-NOT:     linalg.batch_matmul
+// CHECK-NOT:     xi1>
+// CHECK:         return %[[O]]
+// BUF-LABEL: func.func @torch_safe_softmax_dynamic_batch
+// BUF-NOT:     xi1>
+// BUF:         scf.forall
+// BUF-NOT:       xi1>
+// BUF:         return
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#mask = affine_map<(d0, d1, d2, d3) -> (d0, 0, d2, d3)>
+#row = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+#scalar = affine_map<(d0, d1, d2, d3) -> ()>
+func.func @torch_safe_softmax_dynamic_batch(%q: tensor<?x64x16xf32>, %kt: tensor<?x16x64xf32>, %v: tensor<?x64x16xf32>,
+                                            %mask: tensor<?x1x64x64xf32>, %nb: index) -> tensor<?x64x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %dninf = arith.constant 0xFFF0000000000000 : f64
+  %true = arith.constant true
+  %zeros = arith.constant dense<0.0> : tensor<f32>
+  %i0 = arith.constant 0 : i64
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %n = tensor.dim %q, %c0 : tensor<?x64x16xf32>
+  %s_init = tensor.empty(%n) : tensor<?x64x64xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<?x64x64xf32>) -> tensor<?x64x64xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<?x64x16xf32>, tensor<?x16x64xf32>) outs(%s_acc : tensor<?x64x64xf32>) -> tensor<?x64x64xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [%nb, 2, 64, 64] : tensor<?x64x64xf32> into tensor<?x2x64x64xf32>
+  %x_init = tensor.empty(%nb) : tensor<?x2x64x64xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #mask, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s4, %mask : tensor<?x2x64x64xf32>, tensor<?x1x64x64xf32>) outs(%x_init : tensor<?x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x2x64x64xf32>
+  %idx_init = tensor.empty(%nb) : tensor<?x2x64xi64>
+  %idx_acc = linalg.fill ins(%i0 : i64) outs(%idx_init : tensor<?x2x64xi64>) -> tensor<?x2x64xi64>
+  %max_init = tensor.empty(%nb) : tensor<?x2x64xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%max_init : tensor<?x2x64xf32>) -> tensor<?x2x64xf32>
+  %max:2 = linalg.generic {indexing_maps = [#id4, #row, #row], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : tensor<?x2x64x64xf32>) outs(%max_acc, %idx_acc : tensor<?x2x64xf32>, tensor<?x2x64xi64>) {
+  ^bb0(%a: f32, %m: f32, %i: i64):
+    %j = linalg.index 3 : index
+    %ji = arith.index_cast %j : index to i64
+    %r = arith.maximumf %a, %m : f32
+    %gt = arith.cmpf ogt, %a, %m : f32
+    %ri = arith.select %gt, %ji, %i : i64
+    linalg.yield %r, %ri : f32, i64
+  } -> (tensor<?x2x64xf32>, tensor<?x2x64xi64>)
+  %max4 = tensor.expand_shape %max#0 [[0], [1], [2, 3]] output_shape [%nb, 2, 64, 1] : tensor<?x2x64xf32> into tensor<?x2x64x1xf32>
+  %sub = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %max4 : tensor<?x2x64x64xf32>, tensor<?x2x64x1xf32>) outs(%x_init : tensor<?x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.subf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x2x64x64xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%sub : tensor<?x2x64x64xf32>) outs(%x_init : tensor<?x2x64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  } -> tensor<?x2x64x64xf32>
+  %sum_init = tensor.empty(%nb) : tensor<?x2x64x1xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%sum_init : tensor<?x2x64x1xf32>) -> tensor<?x2x64x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%exp : tensor<?x2x64x64xf32>) outs(%sum_acc : tensor<?x2x64x1xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x2x64x1xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%exp, %sum : tensor<?x2x64x64xf32>, tensor<?x2x64x1xf32>) outs(%x_init : tensor<?x2x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x2x64x64xf32>
+  %t_init = tensor.empty(%nb) : tensor<?x2x64x64xi1>
+  %t = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<?x2x64x64xf32>) outs(%t_init : tensor<?x2x64x64xi1>) {
+  ^bb0(%a: f32, %o: i1):
+    %w = arith.extf %a : f32 to f64
+    %r = arith.cmpf oeq, %w, %dninf : f64
+    linalg.yield %r : i1
+  } -> tensor<?x2x64x64xi1>
+  %all_init = tensor.empty(%nb) : tensor<?x2x64x1xi1>
+  %all_acc = linalg.fill ins(%true : i1) outs(%all_init : tensor<?x2x64x1xi1>) -> tensor<?x2x64x1xi1>
+  %all = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%t : tensor<?x2x64x64xi1>) outs(%all_acc : tensor<?x2x64x1xi1>) {
+  ^bb0(%a: i1, %o: i1):
+    %r = arith.andi %a, %o : i1
+    linalg.yield %r : i1
+  } -> tensor<?x2x64x1xi1>
+  %zb = linalg.generic {indexing_maps = [#scalar, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%zeros : tensor<f32>) outs(%x_init : tensor<?x2x64x64xf32>) {
+  ^bb0(%z: f32, %o: f32):
+    linalg.yield %z : f32
+  } -> tensor<?x2x64x64xf32>
+  %ps = linalg.generic {indexing_maps = [#keep, #id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%all, %zb, %p : tensor<?x2x64x1xi1>, tensor<?x2x64x64xf32>, tensor<?x2x64x64xf32>) outs(%x_init : tensor<?x2x64x64xf32>) {
+  ^bb0(%c: i1, %z: f32, %a: f32, %o: f32):
+    %r = arith.select %c, %z, %a : f32
+    linalg.yield %r : f32
+  } -> tensor<?x2x64x64xf32>
+  %bcast = linalg.generic {indexing_maps = [#id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      outs(%x_init : tensor<?x2x64x64xf32>) {
+  ^bb0(%o: f32):
+    %i = linalg.index 0 : index
+    %h = linalg.index 1 : index
+    %r = linalg.index 2 : index
+    %c = linalg.index 3 : index
+    %one = arith.cmpi eq, %nb, %c1 : index
+    %b = arith.select %one, %c0, %i : index
+    %e = tensor.extract %ps[%b, %h, %r, %c] : tensor<?x2x64x64xf32>
+    linalg.yield %e : f32
+  } -> tensor<?x2x64x64xf32>
+  %p3 = tensor.collapse_shape %bcast [[0, 1], [2], [3]] : tensor<?x2x64x64xf32> into tensor<?x64x64xf32>
+  %nv = tensor.dim %v, %c0 : tensor<?x64x16xf32>
+  %o_init = tensor.empty(%nv) : tensor<?x64x16xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<?x64x16xf32>) -> tensor<?x64x16xf32>
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<?x64x64xf32>, tensor<?x64x16xf32>) outs(%o_acc : tensor<?x64x16xf32>) -> tensor<?x64x16xf32>
+  return %o : tensor<?x64x16xf32>
+}
+
+// -----
+
+// Negative: `?` heads as well as a `?` batch (scores [?, ?, 64, 64]): the
+// kernel's batch loops take one `?` size, the outermost.
+// CHECK-LABEL: func.func @dynamic_heads
+// CHECK-NOT:     axf.kernel
+// CHECK:         linalg.batch_matmul {{.*}}axf.near_miss = ["Attention: dynamic batch dim of the scores other than the outermost (the kernel's batch loops take one ? size)"]
+// CHECK-NOT:     axf.kernel
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#keep = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+func.func @dynamic_heads(%q: tensor<?x64x16xf32>, %kt: tensor<?x16x64xf32>, %v: tensor<?x64x16xf32>,
+                         %b: index, %h: index) -> tensor<?x64x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %four = arith.constant 4.0 : f32
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %q, %c0 : tensor<?x64x16xf32>
+  %s_init = tensor.empty(%n) : tensor<?x64x64xf32>
+  %s_acc = linalg.fill ins(%zero : f32) outs(%s_init : tensor<?x64x64xf32>) -> tensor<?x64x64xf32>
+  %s = linalg.batch_matmul ins(%q, %kt : tensor<?x64x16xf32>, tensor<?x16x64xf32>) outs(%s_acc : tensor<?x64x64xf32>) -> tensor<?x64x64xf32>
+  %s4 = tensor.expand_shape %s [[0, 1], [2], [3]] output_shape [%b, %h, 64, 64] : tensor<?x64x64xf32> into tensor<?x?x64x64xf32>
+  %x_init = tensor.empty(%b, %h) : tensor<?x?x64x64xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s4 : tensor<?x?x64x64xf32>) outs(%x_init : tensor<?x?x64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.divf %a, %four : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?x64x64xf32>
+  %row_init = tensor.empty(%b, %h) : tensor<?x?x64x1xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%row_init : tensor<?x?x64x1xf32>) -> tensor<?x?x64x1xf32>
+  %max = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x : tensor<?x?x64x64xf32>) outs(%max_acc : tensor<?x?x64x1xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.maximumf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?x64x1xf32>
+  %exp = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %max : tensor<?x?x64x64xf32>, tensor<?x?x64x1xf32>) outs(%x_init : tensor<?x?x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %r = math.exp %d : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?x64x64xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%row_init : tensor<?x?x64x1xf32>) -> tensor<?x?x64x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #keep], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%exp : tensor<?x?x64x64xf32>) outs(%sum_acc : tensor<?x?x64x1xf32>) {
+  ^bb0(%a: f32, %m: f32):
+    %r = arith.addf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?x64x1xf32>
+  %p = linalg.generic {indexing_maps = [#id4, #keep, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%exp, %sum : tensor<?x?x64x64xf32>, tensor<?x?x64x1xf32>) outs(%x_init : tensor<?x?x64x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %r = arith.divf %a, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x?x64x64xf32>
+  %p3 = tensor.collapse_shape %p [[0, 1], [2], [3]] : tensor<?x?x64x64xf32> into tensor<?x64x64xf32>
+  %o_init = tensor.empty(%n) : tensor<?x64x16xf32>
+  %o_acc = linalg.fill ins(%zero : f32) outs(%o_init : tensor<?x64x16xf32>) -> tensor<?x64x16xf32>
+  %o = linalg.batch_matmul ins(%p3, %v : tensor<?x64x64xf32>, tensor<?x64x16xf32>) outs(%o_acc : tensor<?x64x16xf32>) -> tensor<?x64x16xf32>
+  return %o : tensor<?x64x16xf32>
 }

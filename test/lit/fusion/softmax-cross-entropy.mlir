@@ -1186,3 +1186,109 @@ func.func @torch_expand_shape(%x: tensor<8x1024xf32>, %y: tensor<8xi64>) -> tens
   } -> tensor<f32>
   return %loss : tensor<f32>
 }
+
+// -----
+
+// A `?` row count with a static class count (one kernel for every batch):
+// the matcher checks the ops on 8 sample rows (the `tensor.dim` row count
+// they read is 8 there); the row tensors are sized by the logits at run
+// time, and the mean divides by that row count.
+// CHECK-LABEL: func.func @dynamic_rows_mean
+// CHECK-NOT:     -> tensor<?x16xf32>
+// CHECK:         tensor.dim %arg0
+// CHECK:         %[[N:.*]] = tensor.dim %arg0, %{{.*}} : tensor<?x16xf32>
+// CHECK-NOT:     tensor.dim
+// CHECK:         tensor.empty(%[[N]]) : tensor<?xf32>
+// CHECK:         %[[MAX:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<?x16xf32>) outs(%{{.*}} : tensor<?xf32>) attrs = {axf.group = 0 : i64, axf.member = 2 : i64}
+// CHECK:         %[[SUM:.*]] = linalg.generic {{.*}} ins(%arg0, %[[MAX]] : tensor<?x16xf32>, tensor<?xf32>) outs(%{{.*}} : tensor<?xf32>) attrs = {axf.group = 0 : i64, axf.member = 1 : i64}
+// CHECK:         %[[ROWS:.*]] = linalg.generic {{.*}} ins(%[[SUM]], %[[MAX]], %arg1 : tensor<?xf32>, tensor<?xf32>, tensor<?xi64>) {{.*}} axf.pattern = "SoftmaxCrossEntropy"
+// CHECK:         %[[TOTAL:.*]] = linalg.generic {{.*}} ins(%[[ROWS]] : tensor<?xf32>) outs(%{{.*}} : tensor<f32>)
+// CHECK:         %[[NI:.*]] = arith.index_cast %[[N]] : index to i64
+// CHECK:         %[[NF:.*]] = arith.sitofp %[[NI]] : i64 to f32
+// CHECK:         linalg.generic {{.*}} ins(%[[TOTAL]] : tensor<f32>)
+// CHECK:           arith.divf %{{.*}}, %[[NF]] : f32
+// CHECK-NOT:     -> tensor<?x16xf32>
+// CHECK:         return
+// BUF-LABEL:   func.func @dynamic_rows_mean
+// BUF-NOT:       memref.alloc({{.*}}) {{.*}} : memref<?x16xf32>
+// BUF:           memref.alloc(%{{.*}}) {{.*}} : memref<?xf32>
+// BUF:           scf.forall
+// BUF:             memref.alloc(%{{.*}}) {{.*}} : memref<?xf32>
+// BUF:             memref.alloc(%{{.*}}) {{.*}} : memref<?xf32>
+// BUF-NOT:         memref.alloc
+// BUF:             axf.pattern = "SoftmaxCrossEntropy"
+// BUF-NOT:       memref.alloc({{.*}}) {{.*}} : memref<?x16xf32>
+// BUF:           return
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#keep = affine_map<(d0, d1) -> (d0, 0)>
+#row = affine_map<(d0) -> (d0)>
+#all = affine_map<(d0) -> ()>
+#scalar = affine_map<() -> ()>
+func.func @dynamic_rows_mean(%x: tensor<?x16xf32>, %y: tensor<?xi64>) -> tensor<f32> {
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %x, %c0 : tensor<?x16xf32>
+  %keep_f = tensor.empty(%n) : tensor<?x1xf32>
+  %max_acc = linalg.fill ins(%ninf : f32) outs(%keep_f : tensor<?x1xf32>) -> tensor<?x1xf32>
+  %max = linalg.generic {indexing_maps = [#id, #keep], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<?x16xf32>) outs(%max_acc : tensor<?x1xf32>) {
+  ^bb0(%in: f32, %m: f32):
+    %mx = arith.maximumf %in, %m : f32
+    linalg.yield %mx : f32
+  } -> tensor<?x1xf32>
+  %full = tensor.empty(%n) : tensor<?x16xf32>
+  %shifted = linalg.generic {indexing_maps = [#id, #keep, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : tensor<?x16xf32>, tensor<?x1xf32>) outs(%full : tensor<?x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    linalg.yield %d : f32
+  } -> tensor<?x16xf32>
+  %exp = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%shifted : tensor<?x16xf32>) outs(%full : tensor<?x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %e = math.exp %a : f32
+    linalg.yield %e : f32
+  } -> tensor<?x16xf32>
+  %sum_acc = linalg.fill ins(%zero : f32) outs(%keep_f : tensor<?x1xf32>) -> tensor<?x1xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #keep], iterator_types = ["parallel", "reduction"]}
+      ins(%exp : tensor<?x16xf32>) outs(%sum_acc : tensor<?x1xf32>) {
+  ^bb0(%a: f32, %s: f32):
+    %r = arith.addf %a, %s : f32
+    linalg.yield %r : f32
+  } -> tensor<?x1xf32>
+  %logp = linalg.generic {indexing_maps = [#id, #keep, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%shifted, %sum : tensor<?x16xf32>, tensor<?x1xf32>) outs(%full : tensor<?x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %l = math.log %b : f32
+    %d = arith.subf %a, %l : f32
+    linalg.yield %d : f32
+  } -> tensor<?x16xf32>
+  %rows_init = tensor.empty(%n) : tensor<?xf32>
+  %nll = linalg.generic {indexing_maps = [#row, #row], iterator_types = ["parallel"]}
+      ins(%y : tensor<?xi64>) outs(%rows_init : tensor<?xf32>) {
+  ^bb0(%label: i64, %o: f32):
+    %i = linalg.index 0 : index
+    %t = arith.index_cast %label : i64 to index
+    %v = tensor.extract %logp[%i, %t] : tensor<?x16xf32>
+    %neg = arith.negf %v : f32
+    linalg.yield %neg : f32
+  } -> tensor<?xf32>
+  %scalar_init = tensor.empty() : tensor<f32>
+  %total_acc = linalg.fill ins(%zero : f32) outs(%scalar_init : tensor<f32>) -> tensor<f32>
+  %total = linalg.generic {indexing_maps = [#row, #all], iterator_types = ["reduction"]}
+      ins(%nll : tensor<?xf32>) outs(%total_acc : tensor<f32>) {
+  ^bb0(%a: f32, %s: f32):
+    %r = arith.addf %a, %s : f32
+    linalg.yield %r : f32
+  } -> tensor<f32>
+  %n64 = arith.index_cast %n : index to i64
+  %nf = arith.sitofp %n64 : i64 to f32
+  %mean = linalg.generic {indexing_maps = [#scalar, #scalar], iterator_types = []}
+      ins(%total : tensor<f32>) outs(%scalar_init : tensor<f32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.divf %a, %nf : f32
+    linalg.yield %r : f32
+  } -> tensor<f32>
+  return %mean : tensor<f32>
+}
