@@ -12,10 +12,12 @@
 | AXFUSION_VECTOR_MATH   | ``0``: math calls (exp, tanh, erf...) stay scalar libm     |
 |                        | instead of glibc's libmvec (on by default where the host   |
 |                        | has libmvec and AVX2 + FMA)                                |
-| AXFUSION_THREADS       | outermost tile loops on MLIR's async runtime: unset or     |
-|                        | ``0``: all cores; ``1``: serial code, no runtime library;  |
-|                        | ``N``: sharded for N workers (the runtime's pool still has |
-|                        | one thread per core)                                       |
+| AXFUSION_THREADS       | outermost tile loops on MLIR's async runtime: ``0`` (or    |
+|                        | ``all``): all cores; unset or ``1``: serial code, no       |
+|                        | runtime library; ``N``: sharded for N workers (the         |
+|                        | runtime's pool still has one thread per core). Serial is   |
+|                        | the default: on the zoo models (0.04-1.8 ms) threads were  |
+|                        | slower (bench/RESULTS.md)                                  |
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ def _on_unless_off(name: str) -> bool:
 
 def _threads() -> int:
     text = os.environ.get("AXFUSION_THREADS", "").strip().lower()
-    if text in ("", "all", "auto"):
+    if text == "":
+        return 1
+    if text in ("all", "auto"):
         return 0
     try:
         n = int(text)
@@ -56,7 +60,7 @@ def _threads() -> int:
     if n < 0:
         from .errors import AxfusionError
         raise AxfusionError(f"AXFUSION_THREADS={text!r}: expected a thread count "
-                            "(1: serial, 0 or unset: all cores)")
+                            "(1 or unset: serial, 0: all cores)")
     return n
 
 

@@ -20,13 +20,14 @@ variants of the functions LLVM's own table lacks, and the shared object links
 code may call and the CPU has AVX2 and FMA (glibc's 256-bit kernels), unless
 ``AXFUSION_VECTOR_MATH=0``; libmvec is accurate to 4 ulp.
 
-Tile loops run on all cores (``CpuOptions.threads``, ``AXFUSION_THREADS``):
-the ``parallelize`` stage turns the outermost tile loop of each nest, when it
+With ``AXFUSION_THREADS=0`` (all cores) or ``N`` (``CpuOptions.threads``;
+the default is 1, serial: on the zoo models threads were slower), the
+``parallelize`` stage turns the outermost tile loop of each nest, when it
 has enough work, into tasks of MLIR's async runtime (``axf-parallelize`` in
 ``passes/pipelines.py``; empty for ``threads=1``), and the shared object links
 ``libmlir_async_runtime.so`` from the ``mlir`` wheel (with an rpath to it).
 ``threads=1`` is serial code that links no runtime; where the runtime library
-is missing, the default falls back to it with a warning.
+is missing, a threaded request falls back to it with a warning.
 
 The reference build (``CpuOptions(optimize=False)``), used by ``axfusec --run``
 and ``--bench`` to check and time the optimised one, skips ``optimize``,

@@ -1,7 +1,8 @@
 """Tile loops on all cores (``AXFUSION_THREADS``, ``axf-parallelize``).
 
-By default the outermost tile loop of each nest with enough work runs on MLIR's
-async runtime; ``AXFUSION_THREADS=1`` is serial code with no runtime calls.
+With ``AXFUSION_THREADS=0`` (all cores) or ``N`` the outermost tile loop of
+each nest with enough work runs on MLIR's async runtime; unset or ``1`` (the
+default) is serial code with no runtime calls.
 Both builds are compared with numpy (float64) on fresh random inputs for the
 fusion patterns' examples (linear + bias + ReLU, an element-wise chain,
 layer norm, attention with its projections), an attention-sized batch
@@ -161,7 +162,7 @@ def _with_threads(monkeypatch, threads: str | None) -> None:
         monkeypatch.setenv("AXFUSION_THREADS", threads)
 
 
-@pytest.mark.parametrize("threads", [None, "2", "1"], ids=["default", "two", "serial"])
+@pytest.mark.parametrize("threads", ["0", "2", "1"], ids=["all", "two", "serial"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_numbers(rng, monkeypatch, case, threads):
     src, entry, make = CASES[case]
@@ -172,7 +173,7 @@ def test_numbers(rng, monkeypatch, case, threads):
         assert_close(module[entry](*args), want, bound, case)
 
 
-@pytest.mark.parametrize("threads", [None, "1"], ids=["default", "serial"])
+@pytest.mark.parametrize("threads", ["0", "1"], ids=["all", "serial"])
 def test_dynamic_batch(rng, monkeypatch, threads):
     """One kernel for every batch size: a single row runs inline, a big batch
     on the workers."""
@@ -191,7 +192,7 @@ def test_dynamic_batch(rng, monkeypatch, threads):
                                   "attention"])
 def test_runtime_calls_in_llvm_ir(monkeypatch, case):
     src = _source(CASES[case][0])
-    _with_threads(monkeypatch, None)
+    _with_threads(monkeypatch, "0")
     assert RUNTIME_CALL in axfusion.emit(src, "llvm-ir")
     _with_threads(monkeypatch, "1")
     serial = axfusion.emit(src, "llvm-ir")
@@ -208,7 +209,7 @@ def test_runtime_calls_in_asm(monkeypatch):
 
 def test_small_problem_stays_serial(monkeypatch, rng):
     """A 16 x 32 add is less work than waking a worker: no runtime call."""
-    _with_threads(monkeypatch, None)
+    _with_threads(monkeypatch, "0")
     assert "mlirAsyncRuntime" not in axfusion.emit(SMALL, "llvm-ir")
     a, b = (rng.standard_normal((16, 32), dtype=np.float32) for _ in range(2))
     assert_close(axfusion.compile(SMALL, "cpu").add(a, b), _f64(a)[0] + b, 1e-7)
@@ -226,9 +227,11 @@ def test_threads_in_cache_key(monkeypatch):
     assert backend.default_options(optimize=False).threads == 1
     cc = config.load().cc
     prints = {backend.pipeline_fingerprint(o, cc) for o in (serial, four)}
-    _with_threads(monkeypatch, None)
+    _with_threads(monkeypatch, "0")
     prints.add(backend.pipeline_fingerprint(backend.default_options(), cc))
     assert len(prints) == 3
+    _with_threads(monkeypatch, None)          # the default is serial code
+    assert backend.default_options().threads == 1
     assert cpu.CpuOptions.from_json(four.to_json()) == four
 
 
@@ -241,7 +244,7 @@ def test_bad_thread_count(monkeypatch):
 def test_missing_runtime_falls_back(monkeypatch, rng):
     """Without the runtime library the default build is serial, with a warning."""
     monkeypatch.setattr(cpu, "async_runtime", lambda: None)
-    _with_threads(monkeypatch, None)
+    _with_threads(monkeypatch, "0")
     with pytest.warns(RuntimeWarning, match="async runtime"):
         options = cpu.CpuBackend.default_options()
     assert options.threads == 1
@@ -254,7 +257,7 @@ def test_forked_child_runs_serially(rng, monkeypatch):
     """A child forked after the parent ran a parallel loop inherits the async
     runtime's pool without its threads: its loops must run serially (the
     exported ``__axf_parallel`` flag), not wait forever."""
-    _with_threads(monkeypatch, None)
+    _with_threads(monkeypatch, "0")
     src, entry, make = CASES["linear_bias_relu"]
     module = axfusion.compile(_source(src), "cpu")
     args, want, bound = make(rng)
