@@ -145,6 +145,16 @@ def _runtime_link_flags(threads: int) -> list[str]:
 # ``_ZGVdN8v_expf`` (8 floats in a ymm register).
 
 LIBMVEC = "libmvec"
+
+
+def libmvec_loadable() -> bool:
+    """Whether the dynamic loader finds glibc's ``libmvec.so.1`` here."""
+    import ctypes
+    try:
+        ctypes.CDLL("libmvec.so.1")
+    except OSError:
+        return False
+    return True
 _ISA_BITS = {"b": 128, "d": 256, "e": 512}     # ISA letter -> vector register bits
 _LLVM_TABLE = {"exp": "v", "log": "v", "sin": "v", "cos": "v", "tan": "v", "pow": "vv"}
 # libmvec functions outside LLVM's table that axf-lower-to-llvm emits, as an
@@ -456,6 +466,10 @@ class CpuBackend:
             raise TargetError(f"artifact runs its tile loops on MLIR's async runtime "
                               f"({ASYNC_RUNTIME}), which the installed mlir package lacks; "
                               "rebuild it with AXFUSION_THREADS=1")
+        if options_json.get("vector_math") == LIBMVEC and not libmvec_loadable():
+            raise TargetError("artifact calls glibc's vector math library (libmvec.so.1), "
+                              "which this machine lacks (glibc older than 2.35?); rebuild "
+                              "it here (or with AXFUSION_VECTOR_MATH=0)")
         missing = host.missing_features(options_json.get("features", ()))
         if missing:
             raise TargetError(

@@ -304,6 +304,23 @@ def test_artifact_needs_a_tracked_feature_this_host_lacks(tmp_path):
         axfusion.load(out)
 
 
+def test_artifact_needs_libmvec_this_machine_lacks(tmp_path, monkeypatch):
+    """An artifact that calls libmvec, loaded where the loader cannot find
+    it: a TargetError saying so, not an OSError from ctypes."""
+    from axfusion.targets import cpu
+    out = axfusion.compile_to(ADD, tmp_path / "artifact")
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["target"]["vector_math"] = cpu.LIBMVEC
+    manifest_path.write_text(json.dumps(manifest))
+    monkeypatch.setattr(cpu, "libmvec_loadable", lambda: False)
+    with pytest.raises(axfusion.TargetError, match=r"libmvec\.so\.1.*AXFUSION_VECTOR_MATH=0"):
+        axfusion.load(out)
+    monkeypatch.undo()
+    if cpu.libmvec_loadable():
+        assert axfusion.load(out).functions      # where it is present, it loads
+
+
 # -- an MLIR assertion in the compile worker -----------------------------------
 
 # An i1 tensor between two linalg.generic ops: arith.cmpf writes it,
