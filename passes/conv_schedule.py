@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from axfusion._mlir import all_ops, ir
 
-from .matmul_schedule import MicroKernel, _patterns, _try
+from .matmul_schedule import MicroKernel, apply_patterns, lower_contractions_to_fma, try_script
 
 MARK = "axf.conv_kernel"
 # On a conv outside any group: its register block (``mark_blocks``).
@@ -114,8 +114,8 @@ def tile_conv_kernel(conv, sizes: list[int]) -> None:
     transform.AnnotateOp(tiled.results[0], MARK)
     # loops: n, f, oh, ow, c, kh, kw. Innermost first: peeling a loop
     # invalidates handles to the loops inside it.
-    _try(loops[3], lambda h: loop.LoopPeelOp(any_op, any_op, h))
-    _try(loops[1], lambda h: loop.LoopPeelOp(any_op, any_op, h))
+    try_script(loops[3], lambda h: loop.LoopPeelOp(any_op, any_op, h))
+    try_script(loops[1], lambda h: loop.LoopPeelOp(any_op, any_op, h))
 
 
 def vectorize_conv_kernels(module) -> None:
@@ -128,7 +128,7 @@ def vectorize_conv_kernels(module) -> None:
     any_op = transform.AnyOpType.get()
     func = structured.MatchOp(any_op, module, ops=["func.func"]).result
     # Peeled remainders and single-step loops fold to static blocks.
-    _patterns(func, structured.ApplyTilingCanonicalizationPatternsOp,
+    apply_patterns(func, structured.ApplyTilingCanonicalizationPatternsOp,
               transform.ApplyCanonicalizationPatternsOp)
     attrs = ir.DictAttr.get({MARK: ir.UnitAttr.get()})
     blocks = structured.MatchOp(any_op, module, op_attrs=attrs).result
@@ -145,23 +145,14 @@ def vectorize_conv_kernels(module) -> None:
     # The 1-D conv's contraction is (w, f) += (w, c) x (c, f) between
     # transposes from and to NCW: fold them into it first (out (f, w):
     # outer products along w), before transfers absorb them.
-    _patterns(func, vector.ApplyVectorReductionToContractPatternsOp)
+    apply_patterns(func, vector.ApplyVectorReductionToContractPatternsOp)
     # (Separately: with the canonicalisations they rewrite each other's
     # results forever.)
-    _patterns(func, vector.ApplyCastAwayVectorLeadingOneDimPatternsOp)
-    _patterns(func, vector.ApplyTransferPermutationPatternsOp,
+    apply_patterns(func, vector.ApplyCastAwayVectorLeadingOneDimPatternsOp)
+    apply_patterns(func, vector.ApplyTransferPermutationPatternsOp,
               ttensor.ApplyMergeConsecutiveInsertExtractSlicePatternsOp,
               transform.ApplyCanonicalizationPatternsOp)
     for handle in loops:
         loop.HoistLoopInvariantSubsetsOp(handle)
-    outer = vector.VectorContractLowering.OuterProduct
-    _patterns(func, ttensor.ApplyFoldTensorSubsetOpsIntoVectorTransfersPatternsOp)
-    _patterns(func, lambda: vector.ApplyLowerContractionPatternsOp(lowering_strategy=outer),
-              vector.ApplyLowerMaskedTransfersPatternsOp,
-              vector.ApplyTransferPermutationPatternsOp)
-    _patterns(func, transform.ApplyCanonicalizationPatternsOp)
-    _patterns(func, vector.ApplyLowerShapeCastPatternsOp,
-              vector.ApplyLowerOuterProductPatternsOp,
-              vector.ApplyLowerBroadcastPatternsOp,
-              lambda: vector.ApplyLowerTransposePatternsOp(
-                  lowering_strategy=vector.VectorTransposeLowering.Shuffle1D))
+    apply_patterns(func, ttensor.ApplyFoldTensorSubsetOpsIntoVectorTransfersPatternsOp)
+    lower_contractions_to_fma(func)

@@ -71,7 +71,7 @@ def host_kernel() -> MicroKernel:
     return kernel_for(host.cpu_features())
 
 
-def _patterns(target, *makers, cse: bool = False) -> None:
+def apply_patterns(target, *makers, cse: bool = False) -> None:
     """``transform.apply_patterns to %target { makers... }``."""
     from mlir.dialects import transform
     op = transform.ApplyPatternsOp(target, apply_cse=cse)
@@ -80,7 +80,7 @@ def _patterns(target, *makers, cse: bool = False) -> None:
             make()
 
 
-def _try(handle, body) -> None:
+def try_script(handle, body) -> None:
     """Run ``body(h)`` in a sequence whose failures are suppressed (peeling a
     loop the block divides fails, and there is nothing to do)."""
     from mlir.dialects import transform
@@ -114,8 +114,8 @@ def tile_microkernel(matmul, kernel: MicroKernel, batch: int = 0) -> None:
     mark = transform.ParamConstantOp(transform.AnyParamType.get(), _mark(kernel)).result
     transform.AnnotateOp(block.results[0], MARK, param=mark)
     # Innermost first: peeling a loop invalidates handles to loops inside it.
-    _try(li, lambda h: loop.LoopPeelOp(any_op, any_op, h))
-    _try(lj, lambda h: loop.LoopPeelOp(any_op, any_op, h))
+    try_script(li, lambda h: loop.LoopPeelOp(any_op, any_op, h))
+    try_script(lj, lambda h: loop.LoopPeelOp(any_op, any_op, h))
 
 
 def vectorize_microkernels(module, kernel: MicroKernel) -> None:
@@ -127,7 +127,7 @@ def vectorize_microkernels(module, kernel: MicroKernel) -> None:
     from mlir.dialects.transform import tensor as ttensor
     any_op = transform.AnyOpType.get()
     func = structured.MatchOp(any_op, module, ops=["func.func"]).result
-    _patterns(func, structured.ApplyTilingCanonicalizationPatternsOp,
+    apply_patterns(func, structured.ApplyTilingCanonicalizationPatternsOp,
               transform.ApplyCanonicalizationPatternsOp)
     k_loops = []
     for name, batch in (("linalg.matmul", 0), ("linalg.batch_matmul", 1)):
@@ -139,7 +139,7 @@ def vectorize_microkernels(module, kernel: MicroKernel) -> None:
             blocks, vector_sizes=[1] * batch + [kernel.rows, kernel.cols, 1])
         # vector.contract (masked too), not mul + multi_reduction.
         vectorize.operation.attributes["create_named_contraction"] = ir.UnitAttr.get()
-    _patterns(func, vector.ApplyVectorReductionToContractPatternsOp,
+    apply_patterns(func, vector.ApplyVectorReductionToContractPatternsOp,
               vector.ApplyCastAwayVectorLeadingOneDimPatternsOp,
               vector.ApplyTransferPermutationPatternsOp,
               ttensor.ApplyFoldTensorSubsetOpsIntoVectorTransfersPatternsOp,
@@ -148,19 +148,28 @@ def vectorize_microkernels(module, kernel: MicroKernel) -> None:
     # vector iter_arg of the k loop.
     for handle in k_loops:
         loop.HoistLoopInvariantSubsetsOp(handle)
+    lower_contractions_to_fma(func)
+
+
+def lower_contractions_to_fma(func) -> None:
+    """The micro-kernels' last step (matmul and conv alike): each
+    ``vector.contract`` to outer products, then to 1-D ``vector.fma`` with
+    broadcasts, masked transfers and transposes lowered too."""
+    from mlir.dialects import transform
+    from mlir.dialects.transform import vector
     outer = vector.VectorContractLowering.OuterProduct
-    _patterns(func, lambda: vector.ApplyLowerContractionPatternsOp(lowering_strategy=outer),
-              vector.ApplyLowerMaskedTransfersPatternsOp,
-              vector.ApplyTransferPermutationPatternsOp)
+    apply_patterns(func, lambda: vector.ApplyLowerContractionPatternsOp(lowering_strategy=outer),
+                   vector.ApplyLowerMaskedTransfersPatternsOp,
+                   vector.ApplyTransferPermutationPatternsOp)
     # Transposed masks of partial blocks fold to masks (before the insert
     # chains of the outer-product lowering exist: canonicalising those
     # scalarises them).
-    _patterns(func, transform.ApplyCanonicalizationPatternsOp)
-    _patterns(func, vector.ApplyLowerShapeCastPatternsOp,
-              vector.ApplyLowerOuterProductPatternsOp,
-              vector.ApplyLowerBroadcastPatternsOp,
-              lambda: vector.ApplyLowerTransposePatternsOp(
-                  lowering_strategy=vector.VectorTransposeLowering.Shuffle1D))
+    apply_patterns(func, transform.ApplyCanonicalizationPatternsOp)
+    apply_patterns(func, vector.ApplyLowerShapeCastPatternsOp,
+                   vector.ApplyLowerOuterProductPatternsOp,
+                   vector.ApplyLowerBroadcastPatternsOp,
+                   lambda: vector.ApplyLowerTransposePatternsOp(
+                       lowering_strategy=vector.VectorTransposeLowering.Shuffle1D))
 
 
 # After bufferization: n-D transfers to 1-D ones (unrolled), then every
