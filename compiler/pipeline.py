@@ -54,8 +54,9 @@ class Stage:
 
 
 def _record_checks(module, ctx: BuildContext) -> None:
-    """Put the size-check messages of result-shape functions (made in the
-    ``optimize`` stage) into the entry points' signatures, for the manifest."""
+    """Put the size-check messages of result-shape functions (after the stage
+    that makes them, ``optimize``) into the entry points' signatures, for the
+    manifest."""
     from dataclasses import replace
 
     from axfusion.passes.result_shapes import check_messages
@@ -75,12 +76,13 @@ class MlirStage(Stage):
         self.name, self.elements = name, list(elements)
 
     def run(self, module, ctx: BuildContext):
-        from axfusion.passes.registry import build_pass_manager
+        from axfusion.passes.registry import build_pass_manager, expand_all
         with module.context:
             pm = build_pass_manager(self.elements, print_ir_after_all=ctx.print_ir_after_all,
                                     verify_each=ctx.verify_each)
             pm.run(module.operation)
-            _record_checks(module, ctx)
+            if "axf-result-shapes" in expand_all(self.elements):
+                _record_checks(module, ctx)
         return module
 
     def repro(self, saved: str) -> str:
